@@ -1,0 +1,65 @@
+# Two commands do everything on a fresh clone: `make demo` and `make test`.
+# The virtual environment is created here from requirements.lock (uv if present, else pip).
+
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
+export TRUST_DW_HOME ?= $(CURDIR)/var
+# No telemetry may try the network (DESIGN §11).
+export DO_NOT_TRACK := 1
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+export GX_ANALYTICS_ENABLED := False
+export SCARF_ANALYTICS := false
+
+DEMO_START ?= 2026-01-01
+DEMO_DAYS ?= 3
+DEMO_SCALE ?= tiny
+DEMO_SEED ?= 42
+
+.PHONY: help venv demo test test-fast test-full lint format lock clean
+
+help:
+	@echo "make demo   - set up, generate sample data, run the pipeline through Airflow, show what was published"
+	@echo "make test   - set up and run the whole test suite (what CI runs)"
+	@echo "make lint   - ruff + sqlfluff"
+	@echo "make lock   - recompile requirements.lock from pyproject.toml"
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	@if command -v uv >/dev/null 2>&1; then \
+		uv venv -q --allow-existing -p python3.11 $(VENV) && \
+		uv pip install -q -p $(PY) -r requirements.lock && \
+		uv pip install -q -p $(PY) --no-deps -e . ; \
+	else \
+		python3.11 -m venv $(VENV) 2>/dev/null || python3 -m venv $(VENV); \
+		$(PY) -m pip install -q --upgrade pip && \
+		$(PY) -m pip install -q -r requirements.lock && \
+		$(PY) -m pip install -q --no-deps -e . ; \
+	fi
+	@touch $@
+
+lock:
+	uv pip compile pyproject.toml --extra dev -p 3.11 --no-header -o requirements.lock
+
+demo: venv
+	$(BIN)/trust-dw demo --scale $(DEMO_SCALE) --start $(DEMO_START) --days $(DEMO_DAYS) --seed $(DEMO_SEED)
+
+test: venv lint
+	$(BIN)/pytest -q -m "not full"
+
+test-full: venv
+	$(BIN)/pytest -q
+
+lint: venv
+	$(BIN)/ruff check include dags tests bench
+	$(BIN)/ruff format --check include dags tests bench
+
+format: venv
+	$(BIN)/ruff format include dags tests bench
+	$(BIN)/ruff check --fix include dags tests bench
+
+clean:
+	rm -rf var .pytest_cache dbt_project/target dbt_project/logs
