@@ -6,6 +6,9 @@ functions. Every path comes from TRUST_DW_HOME (see trust_dw.config).
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
 from rich.console import Console
 
@@ -36,3 +39,27 @@ def _main(
     if version:
         console.print(__version__)
         raise typer.Exit()
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+    write_openapi: Annotated[
+        Path | None,
+        typer.Option("--write-openapi", help="Write the OpenAPI spec to this file, then exit."),
+    ] = None,
+) -> None:
+    """Serve the read-only snapshot API over $TRUST_DW_HOME/exports (see docs/consumers.md)."""
+    from trust_dw import api
+
+    if write_openapi is not None:
+        api.write_openapi(write_openapi)
+        console.print(f"wrote {write_openapi}")
+        return
+    import uvicorn
+
+    exports = Settings.from_env().exports_dir  # no ensure_dirs(): the API creates nothing
+    console.print(f"serving snapshots of {exports} on http://{host}:{port} (docs: /docs)")
+    uvicorn.run(api.create_app(exports), host=host, port=port, log_level=log_level)
