@@ -63,3 +63,10 @@ def serve(
     exports = Settings.from_env().exports_dir  # no ensure_dirs(): the API creates nothing
     console.print(f"serving snapshots of {exports} on http://{host}:{port} (docs: /docs)")
     uvicorn.run(api.create_app(exports), host=host, port=port, log_level=log_level)
+
+
+# --- ingest (trust_dw.ingest.commands) ------------------------------------------------------------
+from trust_dw.ingest import commands as _ingest_commands  # noqa: E402
+
+app.command(name="ingest")(_ingest_commands.ingest)
+app.command(name="status")(_ingest_commands.status)
