@@ -33,6 +33,7 @@ from trust_dw.ingest.validation import checked_rows_sql
 from trust_dw.warehouse import connect
 
 log = logging.getLogger(__name__)
+log.addHandler(logging.NullHandler())  # warnings reach Airflow's handlers; no stray stderr lines in the CLI
 
 _SOURCE = "_ingest_source"
 _CHECKED = "_ingest_checked"
