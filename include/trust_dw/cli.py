@@ -65,6 +65,26 @@ def serve(
     uvicorn.run(api.create_app(exports), host=host, port=port, log_level=log_level)
 
 
+@app.command()
+def report(
+    ds: Annotated[str, typer.Option(help="Business date YYYY-MM-DD.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Write here instead of exports/_reports/ds=D/report.html.")
+    ] = None,
+) -> None:
+    """Write the daily HTML report of a published ds (distributions, concentration, quality, timings)."""
+    from datetime import date
+
+    from trust_dw.report import write_report
+
+    try:
+        day = date.fromisoformat(ds)
+    except ValueError:
+        raise typer.BadParameter(f"{ds!r} is not a date YYYY-MM-DD", param_hint="--ds") from None
+    path = write_report(Settings.from_env(), day, out)
+    console.print(f"report for ds={day}: {path}")
+
+
 # --- ingest (trust_dw.ingest.commands) ------------------------------------------------------------
 from trust_dw.ingest import commands as _ingest_commands  # noqa: E402
 
