@@ -90,3 +90,9 @@ from trust_dw.ingest import commands as _ingest_commands  # noqa: E402
 
 app.command(name="ingest")(_ingest_commands.ingest)
 app.command(name="status")(_ingest_commands.status)
+
+
+# --- generate (trust_dw.generate.commands) --------------------------------------------------------
+from trust_dw.generate import commands as _generate_commands  # noqa: E402
+
+app.command(name="generate")(_generate_commands.generate)

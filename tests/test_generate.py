@@ -1,0 +1,203 @@
+"""The source-data generator (DESIGN §3, §10): determinism, the landing contract, invariants, faults."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+from trust_dw.config import Settings
+from trust_dw.feeds import FEEDS
+from trust_dw.generate import FAULT_KINDS, generate
+
+START, DAYS, SEED = "2026-01-01", 4, 42
+DS = [f"2026-01-0{i}" for i in range(1, DAYS + 1)]
+
+
+def _settings(home: Path) -> Settings:
+    return Settings(home=home)
+
+
+def _digests(landing: Path) -> dict[str, str]:
+    return {
+        p.relative_to(landing).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(landing.rglob("*"))
+        if p.is_file()
+    }
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    s = _settings(tmp_path_factory.mktemp("clean"))
+    generate(s, "tiny", START, DAYS, SEED)
+    return s
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    s = _settings(tmp_path_factory.mktemp("faulty"))
+    generate(s, "tiny", START, DAYS, SEED, ",".join(FAULT_KINDS))
+    return s
+
+
+def _read(settings: Settings, feed: str, ds: str) -> pa.Table:
+    types = {c.name: c.pa_type for c in FEEDS[feed].columns}
+    return pacsv.read_csv(
+        settings.feed_ds_dir(feed, ds) / "part-00000.csv",
+        convert_options=pacsv.ConvertOptions(
+            column_types=types, strings_can_be_null=True, true_values=["true"], false_values=["false"]
+        ),
+    )
+
+
+def _orders(settings: Settings) -> duckdb.DuckDBPyConnection:
+    """All orders CDC rows of the run in DuckDB (typed by the contract's Arrow schema)."""
+    con = duckdb.connect()
+    tables = []
+    for ds in DS:
+        t = _read(settings, "orders", ds)
+        tables.append(t.append_column("_ds", pa.array([ds] * t.num_rows)))
+    con.register("orders_in", pa.concat_tables(tables))
+    con.execute("create table orders as select * from orders_in")
+    return con
+
+
+def test_same_seed_same_bytes_and_prefix_property(clean: Settings, tmp_path: Path) -> None:
+    again = _settings(tmp_path / "again")
+    generate(again, "tiny", START, DAYS - 1, SEED)  # a shorter run is a prefix of the longer one
+    first = _digests(clean.landing_dir)
+    second = _digests(again.landing_dir)
+    assert len(second) > 40
+    assert {k: v for k, v in first.items() if k in second} == second
+    other = _settings(tmp_path / "other")
+    generate(other, "tiny", START, 1, SEED + 1)
+    changed = [k for k, v in _digests(other.landing_dir).items() if k in first and first[k] != v]
+    assert any(k.startswith("orders/") for k in changed)
+
+
+def test_every_feed_every_day_matches_the_contract(clean: Settings) -> None:
+    for ds in DS:
+        for name, feed in FEEDS.items():
+            folder = clean.feed_ds_dir(name, ds)
+            assert (folder / "_SUCCESS").exists() and (folder / "_SUCCESS").stat().st_size == 0
+            header = (folder / "part-00000.csv").read_text(encoding="utf-8").splitlines()[0]
+            assert header.split(",") == feed.column_names
+            table = _read(clean, name, ds)
+            assert table.num_rows > 0 or name == "violations"
+            for col in feed.required_columns:
+                assert table.column(col).null_count == 0, (name, ds, col)
+
+
+def test_formats_are_as_specified(clean: Settings) -> None:
+    text = (clean.feed_ds_dir("orders", DS[1]) / "part-00000.csv").read_text(encoding="utf-8")
+    row = next(csv.DictReader(text.splitlines()))
+    assert row["updated_at"].endswith("+08:00") and row["updated_at"][10] == "T"
+    assert row["unit_price"].split(".")[1].__len__() == 2
+    assert row["is_fan_order"] in ("true", "false")
+    shops = (clean.feed_ds_dir("shops", DS[0]) / "part-00000.csv").read_text(encoding="utf-8")
+    quoted = [line for line in shops.splitlines() if '"' in line]
+    assert quoted, "some free-text names carry quotes/commas and must be RFC 4180 quoted"
+    parsed = list(csv.reader(quoted))
+    assert all(len(r) == len(FEEDS["shops"].columns) for r in parsed)
+    assert any('"' in r[1] and "," in r[1] for r in parsed)
+
+
+def test_order_invariants(clean: Settings) -> None:
+    con = _orders(clean)
+    products = clean.feed_ds_dir("products", DS[-1]) / "part-00000.csv"
+    creators = clean.feed_ds_dir("creators", DS[-1]) / "part-00000.csv"
+    con.execute(f"create table products as select * from read_csv('{products}', all_varchar=true)")
+    con.execute(f"create table creators as select * from read_csv('{creators}', all_varchar=true)")
+    wrong_shop = con.execute(
+        "select count(*) from orders o join products p using (product_id) where p.shop_id <> o.shop_id"
+    ).fetchone()[0]
+    assert wrong_shop == 0
+    unknown = con.execute("select count(*) from orders o anti join products p using (product_id)").fetchone()[
+        0
+    ]
+    assert unknown == 0
+    creator_rules = con.execute("""
+        select
+            count(*) filter (where channel = 'shelf' and creator_id is not null),
+            count(*) filter (where channel = 'live_self' and (c.shop_id is null or c.shop_id <> o.shop_id)),
+            count(*) filter (where channel like '%distribution'
+                                   and (c.creator_id is null or c.shop_id is not null)),
+            count(*) filter (where pay_amount <> quantity * unit_price),
+            count(*) filter (where least(cancelled_at, shipped_at, collected_at, delivered_at,
+                                         refund_requested_at, refund_completed_at, dispute_opened_at,
+                                         reviewed_at) < paid_at),
+            count(*) filter (where epoch(updated_at) < epoch(cast(_ds as date)) - 8 * 3600
+                                   or epoch(updated_at) >= epoch(cast(_ds as date) + 1) - 8 * 3600),
+            count(*) filter (where (refund_requested_at is null) <> (refund_type is null)),
+            count(*) filter (where (reviewed_at is null) <> (review_rating is null))
+        from orders o left join creators c using (creator_id)
+    """).fetchone()
+    assert creator_rules == (0, 0, 0, 0, 0, 0, 0, 0)
+    # CDC: each order's updated_at grows from drop to drop, and a drop holds one row per order
+    regress = con.execute("""
+        select count(*) from (
+            select updated_at < lag(updated_at) over (partition by order_id order by _ds) as back from orders
+        ) where back
+    """).fetchone()[0]
+    assert regress == 0
+    assert con.execute("select count(*) - count(distinct (order_id, _ds)) from orders").fetchone()[0] == 0
+    # orders come back on later days as they ship, are delivered, refunded, reviewed
+    seen = con.execute("select max(n) from (select count(*) n from orders group by order_id)").fetchone()[0]
+    assert seen >= 3
+
+
+def _manifest(settings: Settings, ds: str) -> dict:
+    return json.loads((settings.landing_dir / "_faults" / f"ds={ds}.json").read_text(encoding="utf-8"))
+
+
+def test_faults_leave_clean_rows_untouched(clean: Settings, faulty: Settings) -> None:
+    for ds in DS:
+        for feed in FEEDS:
+            a = (clean.feed_ds_dir(feed, ds) / "part-00000.csv").read_text(encoding="utf-8").splitlines()
+            b = (faulty.feed_ds_dir(feed, ds) / "part-00000.csv").read_text(encoding="utf-8").splitlines()
+            drift = [d for d in _manifest(faulty, ds)["drift"] if d["feed"] == feed]
+            if drift:  # the drifted file carries one extra column at the end of every line
+                b = [line.rsplit(",", 1)[0] for line in b]
+            assert b[: len(a)] == a, (feed, ds)
+
+
+def test_fault_manifest_matches_the_files(faulty: Settings) -> None:
+    totals = dict.fromkeys(FAULT_KINDS, 0)
+    for ds in DS:
+        m = _manifest(faulty, ds)
+        for kind in FAULT_KINDS:
+            assert m["counts"][kind] == len(m[kind])
+            totals[kind] += m["counts"][kind]
+        files = {f: (faulty.landing_dir / f).read_text(encoding="utf-8").splitlines() for f in m["files"]}
+        for f, info in m["files"].items():
+            assert len(files[f]) - 1 == info["rows"]
+        for d in m["duplicates"]:
+            original = (faulty.landing_dir / d["original_file"]).read_text(encoding="utf-8").splitlines()
+            assert files[d["file"]][d["line"] - 1] == original[d["original_line"] - 1] or m["drift"]
+        for late in m["late"]:
+            row = next(csv.reader([files[late["file"]][late["line"] - 1]]))
+            assert row[0] == late["order_id"] and row[1] == late["updated_at"]
+            assert late["updated_at"] < late["superseded_by_updated_at"]
+        header = {f: next(csv.reader([lines[0]])) for f, lines in files.items()}
+        for bad in m["malformed"]:
+            row = next(csv.reader([files[bad["file"]][bad["line"] - 1]]))
+            assert bad["reason_code"] in {
+                "malformed_row", "missing_required", "unparseable_value", "invalid_enum", "out_of_range",
+                "future_timestamp",
+            }  # fmt: skip
+            if bad["reason_code"] == "malformed_row":
+                assert len(row) != len(header[bad["file"]])
+            else:
+                assert row[header[bad["file"]].index(bad["column"])] == bad["value"]
+        for o in m["orphans"]:
+            row = next(csv.reader([files[o["file"]][o["line"] - 1]]))
+            assert row[0] == o["order_id"]
+        assert sum(m["orphan_counts"].get("orders", {}).values()) == len(m["orphans"])
+    assert all(totals[k] > 0 for k in FAULT_KINDS), totals
+    feeds_with_malformed = {b["feed"] for ds in DS for b in _manifest(faulty, ds)["malformed"]}
+    assert len(feeds_with_malformed) >= 4
