@@ -201,3 +201,26 @@ def test_fault_manifest_matches_the_files(faulty: Settings) -> None:
     assert all(totals[k] > 0 for k in FAULT_KINDS), totals
     feeds_with_malformed = {b["feed"] for ds in DS for b in _manifest(faulty, ds)["malformed"]}
     assert len(feeds_with_malformed) >= 4
+
+
+def test_real_ingest_agrees_with_the_manifest(faulty: Settings) -> None:
+    """The manifest is the answer key of ingest: per file the rows read, every quarantined (line, reason)."""
+    from trust_dw.ingest import ingest_ds
+    from trust_dw.warehouse import connect
+
+    for ds in DS:
+        results = {r.feed: r for r in ingest_ds(faulty, ds)}
+        m = _manifest(faulty, ds)
+        for info in m["files"].values():
+            r = results[info["feed"]]
+            assert (r.rows_read, r.rows_quarantined) == (info["rows"], info["expected_quarantined"]), r
+        drifted = {(d["feed"], d["column"]) for d in m["drift"]}
+        assert drifted == {(f, c) for f, r in results.items() for c in r.drift_columns}
+        with connect(faulty, read_only=True) as con:
+            got = set(
+                con.execute(
+                    "select source_file, source_line, reason_code from ingest.quarantine where ds = ?", [ds]
+                ).fetchall()
+            )
+        expected = {(b["file"], b["line"], b["reason_code"]) for b in m["malformed"]}
+        assert {(Path(f).as_posix().split("landing/")[-1], n, c) for f, n, c in got} == expected

@@ -68,14 +68,14 @@ def _write(
     table: pa.Table,
     feed: str,
     injector: FaultInjector,
-    extras: Callable[[CsvPart], None] | None = None,
+    extras: Callable[[CsvPart, pa.Table], None] | None = None,
 ) -> CsvPart:
     clean = table.num_rows
     table = injector.add_drift(feed, table)
     part = CsvPart(path, table.column_names)
     part.write_table(table)
     if extras is not None:
-        extras(part)
+        extras(part, table)  # the table as written (with any drift column)
     injector.malformed(feed, part, table)
     part.close()
     injector.note_drift(feed, part)
@@ -103,7 +103,7 @@ def generate_day(
         orders,
         "orders",
         injector,
-        lambda part: injector.orders_extras(part, orders, rows, book, drift),
+        lambda part, written: injector.orders_extras(part, written, rows, book, drift),
     )
     paid_today = book.cohorts[day]
     _write(
