@@ -337,3 +337,287 @@ def test_property_two_parts_sum_to_the_pool_budget(budget, share, shops, creator
         ranked = [r for r in rows if r.recipient_type == recipient_type]
         assert [r.rank for r in ranked] == list(range(1, len(ranked) + 1))
         assert ranked == sorted(ranked, key=lambda r: (-r.impressions, r.recipient_id))
+
+
+# --- the dbt models on hand-made upstream rows (real dbt, real DuckDB) --------------------------------------
+
+DS = "2026-01-31"
+
+# The upstream relations the flow models read (their contract, docs/ARCHITECTURE.md), filled by hand:
+# one candidate per eligibility rule that fails, plus eligible ones on the boundaries.
+UPSTREAM = {
+    "intermediate.int_shops__as_of_ds": (
+        "shop_id varchar, opened_at date, fans_at_open integer, status varchar",
+        [
+            *[(f"S{i:02d}", "2025-01-01", 0, "suspended" if i == 3 else "active") for i in range(1, 11)],
+            ("N01", "2026-01-31", 0, "active"),  # age 0 → weight 90/90
+            ("N02", "2025-11-03", 0, "active"),  # age 89 → weight 1/90; refund rate exactly 0.05 is allowed
+            ("N03", "2026-01-20", 0, "closed"),
+            ("N04", "2025-11-02", 0, "active"),  # age 90
+            ("N05", "2026-02-01", 0, "active"),  # opens after ds: age −1
+            ("N06", "2026-01-20", 1, "active"),  # opened with a fan
+            ("N07", "2026-01-20", 0, "active"),  # no live session in W7
+            ("N08", "2026-01-20", 0, "active"),  # 10 orders, quality refunds 2 / 20 delivered = 0.10
+            ("N09", "2025-12-17", 0, "active"),  # age 45 → weight 1/2; 9 orders: refund rate not checked
+        ],
+    ),
+    "intermediate.int_flow_window": (
+        "ds date, shop_id varchar, distribution_gmv_w28 decimal(38, 2), live_sessions_w28 bigint,"
+        " live_sessions_w7 bigint",
+        [
+            (DS, "S01", "1000.00", 4, 1),
+            (DS, "S02", "500.00", 10, 2),
+            (DS, "S03", "500.00", 10, 2),
+            (DS, "S04", "0.00", 10, 2),
+            (DS, "S05", "500.00", 3, 1),
+            *[(DS, f"S{i:02d}", "500.00", 10, 2) for i in (6, 7, 8, 9)],
+            (DS, "S10", "100.00", 4, 0),
+            *[(DS, f"N{i:02d}", "0.00", 1, 1) for i in (1, 2, 3, 4, 5, 6, 8, 9)],
+            ("2026-01-30", "S04", "9999.00", 10, 2),  # another ds: ignored
+        ],
+    ),
+    "intermediate.int_shop_window__w30": (
+        "ds date, shop_id varchar, cohort_orders bigint, delivered_orders bigint,"
+        " quality_refund_orders bigint",
+        [(DS, "N02", 10, 20, 1), (DS, "N08", 10, 20, 2), (DS, "N09", 9, 9, 9)],
+    ),
+    "marts.shop_scores_daily": (
+        "ds date, shop_id varchar, experience_score decimal(5, 2), score_status varchar,"
+        " effective_score decimal(5, 2)",
+        [
+            (DS, "S01", "80.00", "scored", "80.00"),
+            (DS, "S02", "90.00", "scored", "90.00"),
+            *[(DS, f"S{i:02d}", "95.00", "scored", "95.00") for i in (3, 4, 5, 9)],
+            (DS, "S07", "95.00", "provisional", "70.00"),
+            (DS, "S08", "74.99", "scored", "74.99"),
+            (DS, "S10", "75.00", "scored", "75.00"),
+        ],
+    ),
+    "core.fct_violations": (
+        "violation_id varchar, ruled_at timestamptz, ruled_date date, subject_type varchar,"
+        " subject_id varchar, violation_type varchar",
+        [
+            ("V1", "2026-01-04 10:00:00+08", "2026-01-04", "shop", "S09", "counterfeit"),  # ds − 27: in W28
+            ("V2", "2026-01-03 10:00:00+08", "2026-01-03", "shop", "S10", "private_transaction"),  # ds − 28
+            ("V3", "2026-01-31 10:00:00+08", "2026-01-31", "shop", "S10", "bad_service"),  # not excluding
+            ("V4", "2026-01-31 23:00:00+08", "2026-01-31", "creator", "C08", "false_advertising"),
+            ("V5", "2026-01-20 10:00:00+08", "2026-01-20", "creator", "C01", "counterfeit"),  # not excluding
+        ],
+    ),
+    "intermediate.int_creators__as_of_ds": (
+        "creator_id varchar, shop_id varchar, status varchar",
+        [
+            *[(f"C{i:02d}", None, "banned" if i == 4 else "active") for i in range(1, 10) if i != 3],
+            ("C03", "S01", "active"),  # the shop's own account
+        ],
+    ),
+    "intermediate.int_creator_shop_distribution__w28": (
+        "ds date, creator_id varchar, shop_id varchar, distribution_orders bigint,"
+        " distribution_gmv decimal(38, 2)",
+        [
+            (DS, "C01", "S01", 3, "200.00"),
+            (DS, "C01", "S03", 9, "999.00"),  # S03 is not eligible: does not count
+            (DS, "C02", "S02", 1, "100.00"),
+            (DS, "C03", "S01", 5, "500.00"),
+            (DS, "C04", "S01", 5, "500.00"),
+            (DS, "C05", "S04", 5, "500.00"),
+            (DS, "C06", "S01", 5, "500.00"),
+            (DS, "C07", "S01", 5, "500.00"),
+            (DS, "C08", "S01", 5, "500.00"),
+            (DS, "C09", "S01", 1, "0.00"),
+        ],
+    ),
+    "marts.creator_scores_daily": (
+        "ds date, creator_id varchar, reputation_score decimal(5, 2), score_status varchar,"
+        " effective_score decimal(5, 2)",
+        [
+            (DS, "C01", "80.00", "scored", "80.00"),
+            (DS, "C02", "50.00", "provisional", "70.00"),  # provisional counts as 70: eligible
+            *[(DS, f"C{i:02d}", "90.00", "scored", "90.00") for i in (3, 4, 5, 8, 9)],
+            (DS, "C07", "69.99", "scored", "69.99"),
+        ],
+    ),
+    "marts.product_tiers_daily": (
+        "ds date, product_id varchar, tier varchar, is_selected_goods boolean, product_score decimal(5, 2),"
+        " gmv decimal(18, 2)",
+        [
+            (DS, "P01", "L5", True, "90.00", "1000.00"),
+            (DS, "P02", "L5", True, "85.00", "50.00"),
+            (DS, "P03", "L4", False, "84.99", "90000.00"),
+            (DS, "P04", "L5", True, "90.00", "0.00"),
+        ],
+    ),
+}
+
+FLOW_SELECTION = "path:seeds/flow path:models/intermediate/flow path:models/marts/flow"
+
+
+@pytest.fixture(scope="module")
+def flow_warehouse(tmp_path_factory):
+    """A scratch warehouse with the hand-made upstream rows and the flow seeds and models built for DS."""
+    import dataclasses
+
+    from trust_dw.config import Settings
+    from trust_dw.dbt_runner import build
+    from trust_dw.warehouse import connect
+
+    settings = dataclasses.replace(Settings.from_env(), home=tmp_path_factory.mktemp("flow") / "dw")
+    settings.ensure_dirs()
+    with connect(settings) as con:
+        for relation, (columns, rows) in UPSTREAM.items():
+            con.execute(f"create schema if not exists {relation.split('.')[0]}")
+            con.execute(f"create table {relation} ({columns})")
+            if rows:
+                marks = ", ".join("?" * len(rows[0]))
+                con.executemany(f"insert into {relation} values ({marks})", rows)
+    build(settings, DS, select=FLOW_SELECTION)
+    return settings
+
+
+def query(settings, sql):
+    import duckdb
+
+    # Plain connect: it joins the database instance the in-process dbt run may still hold open.
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        return con.execute(sql).fetchall()
+
+
+@pytest.mark.e2e
+def test_dbt_eligibility_names_the_first_failing_rule_of_each_candidate(flow_warehouse):
+    reasons = dict(
+        (f"{pool}/{kind}/{rid}", reason)
+        for pool, kind, rid, reason in query(
+            flow_warehouse,
+            """
+            select pool_id, recipient_type, recipient_id, ineligible_reason
+                from intermediate.int_flow_chuanliu_shops
+            union all select pool_id, recipient_type, recipient_id, ineligible_reason
+                from intermediate.int_flow_chuanliu_creators
+            union all select pool_id, recipient_type, recipient_id, ineligible_reason
+                from intermediate.int_flow_cold_start_shops
+            union all select pool_id, recipient_type, recipient_id, ineligible_reason
+                from intermediate.int_flow_selected_goods_products
+            """,
+        )
+    )
+    expected = {
+        "chuanliu/shop/S01": None,
+        "chuanliu/shop/S02": None,
+        "chuanliu/shop/S03": "shop_not_active",
+        "chuanliu/shop/S04": "no_distribution_gmv_w28",
+        "chuanliu/shop/S05": "too_few_live_sessions_w28",
+        "chuanliu/shop/S06": "no_experience_score",
+        "chuanliu/shop/S07": "provisional_score",
+        "chuanliu/shop/S08": "experience_score_below_min",
+        "chuanliu/shop/S09": "excluding_ruling_w28",
+        "chuanliu/shop/S10": None,  # score exactly 75; its private_transaction ruling is 28 days old
+        "chuanliu/creator/C01": None,
+        "chuanliu/creator/C02": None,
+        "chuanliu/creator/C03": "shop_account",
+        "chuanliu/creator/C04": "creator_not_active",
+        "chuanliu/creator/C05": "no_distribution_to_eligible_shop",
+        "chuanliu/creator/C06": "no_reputation_score",
+        "chuanliu/creator/C07": "reputation_score_below_min",
+        "chuanliu/creator/C08": "excluding_ruling_w28",
+        "chuanliu/creator/C09": "zero_weight",
+        "cold_start/shop/N01": None,
+        "cold_start/shop/N02": None,
+        "cold_start/shop/N03": "shop_not_active",
+        "cold_start/shop/N04": "age_out_of_range",
+        "cold_start/shop/N05": "age_out_of_range",
+        "cold_start/shop/N06": "fans_at_open_above_max",
+        "cold_start/shop/N07": "too_few_live_sessions_w7",
+        "cold_start/shop/N08": "quality_refund_rate_above_max",
+        "cold_start/shop/N09": None,
+        "selected_goods/product/P01": None,
+        "selected_goods/product/P02": None,
+        "selected_goods/product/P03": "not_selected_goods",
+        "selected_goods/product/P04": "zero_weight",
+    }
+    # the new shops are chuanliu candidates too (they have live sessions), the old ones cold_start candidates
+    expected |= {f"chuanliu/shop/N{i:02d}": "no_distribution_gmv_w28" for i in (1, 2, 4, 5, 6, 8, 9)}
+    expected |= {"chuanliu/shop/N03": "shop_not_active", "cold_start/shop/S03": "shop_not_active"}
+    expected |= {f"cold_start/shop/S{i:02d}": "age_out_of_range" for i in range(1, 11) if i != 3}
+    assert reasons == expected
+
+
+@pytest.mark.e2e
+def test_dbt_recipients_carry_the_exact_weights(flow_warehouse):
+    got = {
+        (pool, rid): Fraction(num) / den
+        for pool, rid, num, den in query(
+            flow_warehouse,
+            "select pool_id, recipient_id, weight_numerator, weight_denominator"
+            " from intermediate.int_flow_recipients",
+        )
+    }
+    assert got == {
+        ("chuanliu", "S01"): Fraction(640),  # 1000 × 0.80²
+        ("chuanliu", "S02"): Fraction(405),  # 500 × 0.90²
+        ("chuanliu", "S10"): Fraction("56.25"),  # 100 × 0.75²
+        ("chuanliu", "C01"): Fraction(128),  # 200 (S01 only; S03 is not eligible) × 0.80²
+        ("chuanliu", "C02"): Fraction(49),  # 100 × 0.70² (provisional counts as 70)
+        ("cold_start", "N01"): Fraction(1),  # (90 − 0) / 90
+        ("cold_start", "N02"): Fraction(1, 90),  # (90 − 89) / 90
+        ("cold_start", "N09"): Fraction(1, 2),  # (90 − 45) / 90
+        ("selected_goods", "P01"): Fraction(90_000),  # 90 × 1000
+        ("selected_goods", "P02"): Fraction(4_250),  # 85 × 50
+    }
+
+
+@pytest.mark.e2e
+def test_dbt_flow_allocation_daily_is_published_exactly(flow_warehouse):
+    rows = query(
+        flow_warehouse,
+        """
+        select pool_id, recipient_type, recipient_id, weight, impressions, share, rank, capped, effective_ds
+        from marts.flow_allocation_daily where ds = date '2026-01-31'
+        order by pool_id, recipient_type = 'reserve', recipient_type, rank
+        """,
+    )
+    # Every weight is far above its share of the cap: all recipients are capped (chuanliu shops: 5% of
+    # 115,068,492 → 5,753,424; creators: 5% of 49,315,069 → 2,465,753; cold_start: 2% of 54,794,520 →
+    # 1,095,890; selected_goods: 1% of 27,397,260 → 273,972) and the rest is each pool's reserve.
+    shop_cap, creator_cap, cold_cap, goods_cap = 5_753_424, 2_465_753, 1_095_890, 273_972
+    assert [(p, t, r, i, k, c) for p, t, r, _, i, _, k, c, _ in rows] == [
+        ("chuanliu", "creator", "C01", creator_cap, 1, True),
+        ("chuanliu", "creator", "C02", creator_cap, 2, True),
+        ("chuanliu", "shop", "S01", shop_cap, 1, True),
+        ("chuanliu", "shop", "S02", shop_cap, 2, True),
+        ("chuanliu", "shop", "S10", shop_cap, 3, True),
+        ("chuanliu", "reserve", "reserve", CHUANLIU - 3 * shop_cap - 2 * creator_cap, None, False),
+        ("cold_start", "shop", "N01", cold_cap, 1, True),
+        ("cold_start", "shop", "N02", cold_cap, 2, True),
+        ("cold_start", "shop", "N09", cold_cap, 3, True),
+        ("cold_start", "reserve", "reserve", 54_794_520 - 3 * cold_cap, None, False),
+        ("selected_goods", "product", "P01", goods_cap, 1, True),
+        ("selected_goods", "product", "P02", goods_cap, 2, True),
+        ("selected_goods", "reserve", "reserve", 27_397_260 - 2 * goods_cap, None, False),
+    ]
+    weights = {r: w for _, _, r, w, *_ in rows}
+    assert weights["N02"] == Decimal("0.0111111111")  # 1/90 for display; the split used the exact value
+    assert weights["S10"] == Decimal("56.2500000000") and weights["reserve"] is None
+    assert {row[-1] for row in rows} == {date(2026, 2, 1)}
+    shares = {r: s for _, _, r, _, _, s, *_ in rows}
+    assert shares["S01"] == Decimal("0.034999996137")  # 5,753,424 / 164,383,561
+
+
+@pytest.mark.e2e
+def test_dbt_keeps_every_ds_and_a_rerun_gives_the_same_rows(flow_warehouse):
+    from trust_dw.dbt_runner import build
+
+    every_column = "select * from marts.flow_allocation_daily where ds = date '2026-01-31' order by all"
+    before = query(flow_warehouse, every_column)
+    models = "path:models/intermediate/flow path:models/marts/flow"
+    build(flow_warehouse, "2026-01-30", select=models)  # nobody is eligible that day: only reserves
+    build(flow_warehouse, DS, select=models)  # rerun of DS
+    assert query(flow_warehouse, every_column) == before
+    assert query(
+        flow_warehouse,
+        "select pool_id, recipient_type, impressions, share from marts.flow_allocation_daily"
+        " where ds = date '2026-01-30' order by pool_id",
+    ) == [
+        ("chuanliu", "reserve", CHUANLIU, Decimal("1.000000000000")),
+        ("cold_start", "reserve", 54_794_520, Decimal("1.000000000000")),
+        ("selected_goods", "reserve", 27_397_260, Decimal("1.000000000000")),
+    ]
