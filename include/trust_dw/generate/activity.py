@@ -160,7 +160,7 @@ def violations(world: World, day: int) -> pa.Table:
         ),
     )
     described = rng.random(n) < 0.8
-    case = csvio.integers(rng.integers(100_000, 999_999, n))
+    case = pc.cast(csvio.integers(rng.integers(100_000, 999_999, n)), pa.string())
     description = pc.if_else(
         csvio.flags(described),
         pc.binary_join_element_wise(

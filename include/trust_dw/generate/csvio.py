@@ -16,13 +16,14 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 DAY = 86_400
 TZ_OFFSET = 8 * 3600  # Asia/Shanghai has no DST: a fixed +08:00
 NONE = np.iinfo(np.int64).max  # "no timestamp": compares after every real instant
 _EPOCH = np.datetime64("1970-01-01", "D")
 _NEEDS_QUOTES = r'[,"\r\n]'
-CHUNK_ROWS = 500_000
+CHUNK_ROWS = 250_000
 
 
 def day_start(day: int) -> int:
@@ -63,10 +64,13 @@ def _clock_table() -> np.ndarray:
 
 
 def _date_rows(days: np.ndarray) -> np.ndarray:
-    """(n, 10) bytes 'YYYY-MM-DD' for day numbers (few distinct values: formatted once each)."""
-    uniq, inverse = np.unique(days, return_inverse=True)
-    text = (_EPOCH + uniq.astype("timedelta64[D]")).astype(str).astype("S10")
-    return text.view(np.uint8).reshape(len(uniq), 10)[inverse.reshape(-1)]
+    """(n, 10) bytes 'YYYY-MM-DD' for day numbers (each distinct day formatted once)."""
+    if len(days) == 0:
+        return np.empty((0, 10), dtype=np.uint8)
+    lo, hi = int(days.min()), int(days.max())
+    span = np.arange(lo, hi + 1)
+    text = (_EPOCH + span.astype("timedelta64[D]")).astype(str).astype("S10")
+    return text.view(np.uint8).reshape(len(span), 10)[days - lo]
 
 
 def timestamps(ts: np.ndarray) -> pa.Array:
@@ -89,24 +93,24 @@ def dates(days: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
 def ids(prefix: str, numbers: np.ndarray, width: int, valid: np.ndarray | None = None) -> pa.Array:
     """``prefix`` + zero-padded ``numbers`` (e.g. S000123)."""
     p = np.frombuffer(prefix.encode(), dtype=np.uint8)
-    nums = np.where(valid, numbers, 0) if valid is not None else numbers
-    nums = nums.astype(np.int64)
+    nums = (np.where(valid, numbers, 0) if valid is not None else numbers).astype(np.int64)
     out = np.empty((len(nums), len(p) + width), dtype=np.uint8)
     out[:, : len(p)] = p
-    powers = 10 ** np.arange(width - 1, -1, -1, dtype=np.int64)
-    out[:, len(p) :] = (nums[:, None] // powers % 10 + 48).astype(np.uint8)
+    for pos in range(len(p) + width - 1, len(p) - 1, -1):
+        nums, digit = np.divmod(nums, 10)
+        out[:, pos] = digit
+    out[:, len(p) :] += 48
     return _fixed_width(out, valid)
 
 
 def decimals(cents: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
-    """Integer hundredths → decimal text with exactly 2 places ('1234.50')."""
+    """Integer hundredths → DECIMAL(18,2) (written with exactly 2 places: '1234.50')."""
     c = np.asarray(cents, dtype=np.int64)
     words = np.empty((len(c), 2), dtype=np.int64)
     words[:, 0] = c
     words[:, 1] = c >> 63  # sign extension to a 128-bit little-endian integer
     bitmap, nulls = _validity(valid)
-    dec = pa.Array.from_buffers(pa.decimal128(18, 2), len(c), [bitmap, pa.py_buffer(words)], nulls)
-    return pc.cast(dec, pa.string())
+    return pa.Array.from_buffers(pa.decimal128(18, 2), len(c), [bitmap, pa.py_buffer(words)], nulls)
 
 
 def _masked(values: np.ndarray, valid: np.ndarray | None) -> pa.Array:
@@ -122,11 +126,12 @@ def _masked(values: np.ndarray, valid: np.ndarray | None) -> pa.Array:
 
 
 def integers(values: np.ndarray, valid: np.ndarray | None = None) -> pa.Array:
-    return pc.cast(_masked(values, valid), pa.string())
+    return _masked(np.asarray(values, dtype=np.int64), valid)
 
 
 def booleans(values: np.ndarray) -> pa.Array:
-    return pc.if_else(flags(values), lit("true"), lit("false"))
+    """Written as true/false."""
+    return flags(values)
 
 
 def strings(values: Sequence[str | None]) -> pa.Array:
@@ -165,7 +170,8 @@ def names(
 ) -> pa.Array:
     """Display names '<label><kind><number>'; the ``quirky`` ones carry quotes and commas like real
     upstream free text (exercising RFC 4180 quoting)."""
-    base = pc.binary_join_element_wise(labels(codes, labels_), lit(kind), integers(numbers), lit(""))
+    number = pc.cast(integers(numbers), pa.string())
+    base = pc.binary_join_element_wise(labels(codes, labels_), lit(kind), number, lit(""))
     odd = pc.binary_join_element_wise(lit('"'), base, lit('", 旗舰, 官方'), lit(""))
     return pc.if_else(flags(quirky), odd, base)
 
@@ -186,6 +192,11 @@ def format_row(fields: Iterable[str | None]) -> str:
     return ",".join(quote_field(f) for f in fields) + "\n"
 
 
+def as_text(table: pa.Table) -> pa.Table:
+    """Every column as its landing text (decimals '12.50', booleans 'true'/'false', integers)."""
+    return pa.table([pc.cast(c, pa.string()) for c in table.columns], names=table.column_names)
+
+
 def _quoted(col: pa.Array) -> pa.Array:
     col = pc.fill_null(col, lit(""))
     needs = pc.match_substring_regex(col, _NEEDS_QUOTES)
@@ -196,19 +207,32 @@ def _quoted(col: pa.Array) -> pa.Array:
 
 
 def lines(table: pa.Table) -> pa.Array:
-    """One CSV line (with its newline) per row of a table of string columns."""
-    cols = [_quoted(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c) for c in table.columns]
+    """One CSV line (with its newline) per row, each field quoted only if it needs it."""
+    cols = [_quoted(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c) for c in as_text(table).columns]
     joined = pc.binary_join_element_wise(*cols, lit(",")) if len(cols) > 1 else cols[0]
     return pc.binary_join_element_wise(joined, lit("\n"), lit(""))
 
 
-def _write_lines(handle, arr: pa.Array) -> None:
+def _lines_bytes(arr: pa.Array) -> memoryview:
     if len(arr) == 0:
-        return
+        return memoryview(b"")
     arr = pa.concat_arrays([arr]) if arr.offset else arr
     offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32, count=len(arr) + 1)
-    data = arr.buffers()[2]
-    handle.write(memoryview(data)[offsets[0] : offsets[-1]])
+    return memoryview(arr.buffers()[2])[offsets[0] : offsets[-1]]
+
+
+_UNQUOTED = pacsv.WriteOptions(include_header=False, quoting_style="none")
+
+
+def csv_bytes(table: pa.Table) -> bytes | memoryview:
+    """The rows of ``table`` as CSV text. Most tables hold nothing that needs quoting and go through
+    Arrow's C++ writer; one with free text (a comma or quote in a name) gets RFC 4180 quoting."""
+    sink = pa.BufferOutputStream()
+    try:
+        pacsv.write_csv(table, sink, _UNQUOTED)
+    except pa.ArrowInvalid:
+        return _lines_bytes(lines(table))
+    return sink.getvalue()
 
 
 class CsvPart:
@@ -233,7 +257,7 @@ class CsvPart:
 
     def write_table(self, table: pa.Table) -> None:
         for start in range(0, table.num_rows, CHUNK_ROWS):
-            _write_lines(self._fh, lines(table.slice(start, CHUNK_ROWS)))
+            self._fh.write(csv_bytes(table.slice(start, CHUNK_ROWS)))
         self.rows += table.num_rows
 
     def write_raw_row(self, fields: Sequence[str | None]) -> int:

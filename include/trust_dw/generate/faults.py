@@ -64,7 +64,8 @@ def _ymd(day: int) -> str:
 
 
 def _row(table: pa.Table, i: int) -> list[str | None]:
-    return list(table.slice(int(i), 1).to_pylist()[0].values())
+    """Row ``i`` as the text fields written to the file."""
+    return list(csvio.as_text(table.slice(int(i), 1)).to_pylist()[0].values())
 
 
 @dataclass
