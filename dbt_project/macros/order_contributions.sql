@@ -1,0 +1,183 @@
+{#-
+    The additive measures of an order, evaluated "as of" a business date e (DESIGN §2, §5, §6).
+
+    Every measure is the order's contribution to a window sum as of ds = e: zero unless the order is in
+    the cohort as of e (paid, and not cancelled-before-shipment as of e), times the part of the order the
+    measure counts once its outcome timestamp has a business date <= e. core.fct_order_contributions
+    stores, per order and per date where any measure changes (event_date), the change (delta); so the
+    value as of ds = Σ deltas with event_date <= ds. See models/core/README.md.
+
+    kind: count -> BIGINT, money -> DECIMAL(18,2).
+-#}
+{% macro order_measures() %}
+    {%- do return([
+        {'name': 'cohort_orders', 'kind': 'count', 'expr': '1'},
+        {'name': 'gmv', 'kind': 'money', 'expr': 'pay_amount'},
+        {'name': 'quantity', 'kind': 'count', 'expr': 'quantity'},
+        {'name': 'delivered_orders', 'kind': 'count',
+         'expr': 'case when delivered_date <= {e} then 1 else 0 end'},
+        {'name': 'delivery_seconds_sum', 'kind': 'count',
+         'expr': 'case when delivered_date <= {e} then delivery_seconds else 0 end'},
+        {'name': 'quality_refund_orders', 'kind': 'count',
+         'expr': 'case when is_quality_refund and refund_requested_date <= {e} then 1 else 0 end'},
+        {'name': 'reviews', 'kind': 'count',
+         'expr': 'case when reviewed_date <= {e} then 1 else 0 end'},
+        {'name': 'negative_reviews', 'kind': 'count',
+         'expr': 'case when is_negative_review and reviewed_date <= {e} then 1 else 0 end'},
+        {'name': 'collect_due_orders', 'kind': 'count',
+         'expr': 'case when collect_due_date <= {e} then 1 else 0 end'},
+        {'name': 'collected_48h_orders', 'kind': 'count',
+         'expr': 'case when is_collected_in_window and collect_due_date <= {e} then 1 else 0 end'},
+        {'name': 'refunds_completed', 'kind': 'count',
+         'expr': 'case when refund_completed_date <= {e} then 1 else 0 end'},
+        {'name': 'refunds_within_sla', 'kind': 'count',
+         'expr': 'case when is_refund_within_sla and refund_completed_date <= {e} then 1 else 0 end'},
+        {'name': 'dispute_orders', 'kind': 'count',
+         'expr': 'case when dispute_opened_date <= {e} then 1 else 0 end'},
+        {'name': 'gmv_live_self', 'kind': 'money',
+         'expr': "case when channel = 'live_self' then pay_amount else 0 end"},
+        {'name': 'gmv_distribution', 'kind': 'money',
+         'expr': 'case when is_distribution then pay_amount else 0 end'},
+        {'name': 'gmv_shelf', 'kind': 'money',
+         'expr': "case when channel = 'shelf' then pay_amount else 0 end"},
+        {'name': 'gmv_fan', 'kind': 'money',
+         'expr': 'case when is_fan_order then pay_amount else 0 end'},
+        {'name': 'distribution_orders', 'kind': 'count',
+         'expr': 'case when is_distribution then 1 else 0 end'},
+    ]) -%}
+{% endmacro %}
+
+{% macro measure_type(kind) -%}
+    {%- if kind == 'money' -%} decimal(18, 2) {%- else -%} bigint {%- endif -%}
+{%- endmacro %}
+
+{#- The names of the measures, optionally restricted to `only`. -#}
+{% macro order_measure_names(only=none) -%}
+    {%- set names = [] -%}
+    {%- for m in order_measures() if only is none or m.name in only -%}
+        {%- do names.append(m.name) -%}
+    {%- endfor -%}
+    {%- do return(names) -%}
+{%- endmacro %}
+
+{#- `cast(sum(x) as <type>) as x` for the listed measures (sums of BIGINT/DECIMAL widen otherwise). -#}
+{% macro sum_measures(names, relation_alias=none) -%}
+    {%- set prefix = relation_alias ~ '.' if relation_alias else '' -%}
+    {%- for m in order_measures() if m.name in names %}
+        cast(sum({{ prefix }}{{ m.name }}) as {{ measure_type(m.kind) }}) as {{ m.name }}
+        {%- if not loop.last %},{% endif %}
+    {%- endfor -%}
+{%- endmacro %}
+
+{#- The distinct order_ids with a change row in the raw partition of the ds being run. -#}
+{% macro changed_order_ids() -%}
+    select distinct order_id
+    from {{ ref('stg_orders__order_changes') }}
+    where _ds = {{ ds() }}
+{%- endmacro %}
+
+{#-
+    An incremental daily aggregate of core.fct_order_contributions at grain keys + (paid_date, event_date).
+
+    A run recomputes only the cells (keys, paid_date, event_date) that the ds's changed orders touched,
+    before (core.int_order_contributions__before_run) or after (core.fct_order_contributions) their
+    change, re-summing every contribution of those cells; a touched cell left empty is written as zeros,
+    so delete+insert on the cell replaces it.
+    key_exprs: list of (column name, expression over fct_order_contributions), never NULL.
+-#}
+{% macro order_aggregate(key_exprs, measures, where='1 = 1') %}
+{%- set keys = [] -%}
+{%- for k in key_exprs -%}{%- do keys.append(k[0]) -%}{%- endfor -%}
+{%- set grain = keys + ['paid_date', 'event_date'] -%}
+-- depends_on: {{ ref('int_order_contributions__before_run') }} {{ ref('stg_orders__order_changes') }}
+with
+
+{% if is_incremental() -%}
+touched_cells as (
+
+    select distinct
+        {% for k in key_exprs %}{{ k[1] }} as {{ k[0] }},
+        {% endfor -%}
+        paid_date,
+        event_date
+    from {{ ref('int_order_contributions__before_run') }}
+    where {{ where }}
+
+    union
+
+    select distinct
+        {% for k in key_exprs %}{{ k[1] }} as {{ k[0] }},
+        {% endfor -%}
+        paid_date,
+        event_date
+    from {{ ref('fct_order_contributions') }}
+    where order_id in ({{ changed_order_ids() }})
+      and {{ where }}
+
+),
+{%- endif %}
+
+contributions as (
+
+    select
+        {% for k in key_exprs %}{{ k[1] }} as {{ k[0] }},
+        {% endfor -%}
+        paid_date,
+        event_date,
+        {{ measures | join(',\n        ') }}
+    from {{ ref('fct_order_contributions') }}
+    where {{ where }}
+
+),
+
+{% if is_incremental() -%}
+touched_contributions as (
+
+    select contributions.*
+    from contributions
+    inner join touched_cells
+        on {% for g in grain %}contributions.{{ g }} = touched_cells.{{ g }}
+        {%- if not loop.last %}
+        and {% endif %}{% endfor %}
+
+),
+{%- endif %}
+
+aggregated as (
+
+    select
+        {{ grain | join(',\n        ') }},
+        {{ sum_measures(measures) }}
+    from {{ 'touched_contributions' if is_incremental() else 'contributions' }}
+    group by {{ grain | join(', ') }}
+
+),
+
+final as (
+
+    {% if is_incremental() -%}
+    select
+        {% for g in grain %}touched_cells.{{ g }},
+        {% endfor -%}
+        {% for m in order_measures() if m.name in measures -%}
+        cast(coalesce(aggregated.{{ m.name }}, 0) as {{ measure_type(m.kind) }}) as {{ m.name }}
+        {{- ',' if not loop.last }}
+        {% endfor %}
+    from touched_cells
+    left join aggregated
+        on {% for g in grain %}touched_cells.{{ g }} = aggregated.{{ g }}
+        {%- if not loop.last %}
+        and {% endif %}{% endfor %}
+    {%- else -%}
+    select * from aggregated
+    {%- endif %}
+
+)
+
+select * from final
+{% endmacro %}
+
+{#- `alias.a, alias.b, …` for a list of column names. -#}
+{% macro prefixed_columns(names, alias) -%}
+    {%- for n in names -%}{{ alias }}.{{ n }}{{ ',\n        ' if not loop.last }}{%- endfor -%}
+{%- endmacro %}

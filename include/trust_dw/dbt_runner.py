@@ -1,0 +1,166 @@
+"""Run dbt for one business date, in-process (dbt's programmatic ``dbtRunner``).
+
+Every invocation gets the project's paths from :class:`~trust_dw.config.Settings`: the working DuckDB
+file, the DuckDB temp directory, memory and thread limits (read by ``dbt_project/profiles.yml``), and
+``--vars '{ds: D}'``. dbt's own artefacts (``target/``, logs) go under ``$TRUST_DW_HOME/dbt/`` rather
+than into the repository, so two homes (two engineers, two test sessions) never share a manifest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+from trust_dw.config import Settings
+
+# dbt statuses that mean a node failed; "skipped" nodes are the consequences of those.
+_FAILED_STATUSES = {"error", "fail", "runtime error"}
+
+
+class DbtError(RuntimeError):
+    """A dbt invocation failed; ``failed_nodes`` names every node that errored, failed or was skipped."""
+
+    def __init__(self, message: str, failed_nodes: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.failed_nodes = failed_nodes or []
+
+
+@dataclass
+class DbtRunResult:
+    """What one dbt invocation did: the command, the ds, and one status per node."""
+
+    args: list[str]
+    ds: str
+    success: bool
+    node_statuses: dict[str, str] = field(default_factory=dict)
+    node_messages: dict[str, str] = field(default_factory=dict)
+    raw: object = None
+
+    @property
+    def failed_nodes(self) -> list[str]:
+        return sorted(n for n, s in self.node_statuses.items() if s in _FAILED_STATUSES)
+
+    @property
+    def skipped_nodes(self) -> list[str]:
+        return sorted(n for n, s in self.node_statuses.items() if s == "skipped")
+
+
+def dbt_target_dir(settings: Settings) -> Path:
+    return settings.home / "dbt" / "target"
+
+
+def dbt_log_dir(settings: Settings) -> Path:
+    return settings.home / "dbt" / "logs"
+
+
+def dbt_env(settings: Settings) -> dict[str, str]:
+    """Environment variables the dbt profile and project read (see ``dbt_project/profiles.yml``)."""
+    return {
+        "TRUST_DW_WAREHOUSE": str(settings.warehouse_path),
+        "TRUST_DW_DUCKDB_TEMP": str(settings.duckdb_temp_dir),
+        "TRUST_DW_MEMORY_LIMIT": settings.memory_limit,
+        "TRUST_DW_THREADS": str(settings.threads),
+        "TRUST_DW_DBT_THREADS": os.environ.get("TRUST_DW_DBT_THREADS", str(min(settings.threads, 2))),
+        "DBT_TARGET_PATH": str(dbt_target_dir(settings)),
+        "DBT_LOG_PATH": str(dbt_log_dir(settings)),
+        # No telemetry may try the network (DESIGN §11).
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DO_NOT_TRACK": "1",
+    }
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of an in-process dbt call, then restore them."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _check_ds(ds: str) -> str:
+    try:
+        return date.fromisoformat(ds).isoformat()
+    except ValueError as exc:
+        raise ValueError(f"ds must be a date YYYY-MM-DD, got {ds!r}") from exc
+
+
+def run_dbt(settings: Settings, args: list[str], ds: str) -> DbtRunResult:
+    """Run one dbt command (``["build", "--select", "core"]``, ``["seed"]``, …) for ``ds``, in-process.
+
+    Returns the per-node statuses; does not raise on failed nodes (``build`` does).
+    """
+    from dbt.cli.main import dbtRunner  # imported late: dbt is slow to import
+
+    ds = _check_ds(ds)
+    settings.duckdb_temp_dir.mkdir(parents=True, exist_ok=True)
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    dbt_log_dir(settings).mkdir(parents=True, exist_ok=True)
+    project_dir = str(settings.dbt_project_dir)
+    full_args = [
+        *args,
+        "--project-dir",
+        project_dir,
+        "--profiles-dir",
+        project_dir,
+        "--vars",
+        json.dumps({"ds": ds}),
+    ]
+    with _environment(dbt_env(settings)):
+        res = dbtRunner().invoke(full_args)
+    statuses: dict[str, str] = {}
+    messages: dict[str, str] = {}
+    results = getattr(res.result, "results", None) or []
+    for r in results:
+        node = getattr(r, "node", None)
+        name = getattr(node, "unique_id", None) or str(node)
+        statuses[name] = str(getattr(r.status, "value", r.status))
+        if getattr(r, "message", None):
+            messages[name] = str(r.message)
+    return DbtRunResult(
+        args=full_args,
+        ds=ds,
+        success=bool(res.success),
+        node_statuses=statuses,
+        node_messages=messages,
+        raw=res,
+    )
+
+
+def build(settings: Settings, ds: str, select: str | None = None, full_refresh: bool = False) -> DbtRunResult:
+    """``dbt build`` (seeds, snapshots, models, tests in DAG order) for ``ds``.
+
+    Raises :class:`DbtError` naming every failed node (with dbt's message) if anything fails.
+    """
+    args = ["build"]
+    if select:
+        args += ["--select", select]
+    if full_refresh:
+        args.append("--full-refresh")
+    result = run_dbt(settings, args, ds)
+    if not result.success:
+        failed = result.failed_nodes
+        exc = getattr(result.raw, "exception", None)
+        if failed:
+            lines = [f"  {n}: {result.node_statuses[n]} - {result.node_messages.get(n, '')}" for n in failed]
+            detail = "\n".join(lines)
+        else:
+            detail = f"  {exc!r}" if exc else "  (no node result; see dbt logs)"
+        raise DbtError(
+            f"dbt build failed for ds={result.ds}: {len(failed)} failed node(s), "
+            f"{len(result.skipped_nodes)} skipped because of them:\n{detail}\n"
+            f"logs: {dbt_log_dir(settings)}",
+            failed_nodes=failed,
+        )
+    return result
