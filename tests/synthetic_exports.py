@@ -1,23 +1,20 @@
 """Synthetic published snapshots in exactly the layout of DESIGN §9, for the consumers' tests and bench.
 
-``write_partition`` mirrors what the publish stage writes (part-0.parquet, _manifest.json, _SUCCESS,
-then LATEST). ``write_tiny_exports`` writes a small hand-made set whose values the tests assert;
-``write_scaled_exports`` writes many rows (for bench/bench_api.py).
+``write_partition`` / ``write_latest`` use the publish stage's own writer (trust_dw.publish), so the
+files are exactly what production publishes. ``write_tiny_exports`` writes a small hand-made set whose
+values the tests assert; ``write_scaled_exports`` writes many rows (for bench/bench_api.py).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
+from trust_dw import publish
+from trust_dw.config import Settings
 
 DATES = [date(2026, 1, 1), date(2026, 1, 2), date(2026, 1, 3)]
 LATEST_DS = DATES[-1]
@@ -190,37 +187,26 @@ BUILDERS = {
 
 
 def write_partition(exports: Path, table: str, ds: date, data: pa.Table, complete: bool = True) -> Path:
-    """Write one partition as the publish stage does: temp folder, then rename into place."""
-    final = exports / table / f"ds={ds.isoformat()}"
-    tmp = exports / table / f".tmp-ds={ds.isoformat()}"
-    tmp.mkdir(parents=True, exist_ok=True)
-    parquet = tmp / "part-0.parquet"
-    pq.write_table(data, parquet, compression="zstd")
-    digest = hashlib.sha256(parquet.read_bytes()).hexdigest()
-    manifest = {
-        "table": table,
-        "ds": ds.isoformat(),
-        "rows": data.num_rows,
-        "files": [{"path": "part-0.parquet", "rows": data.num_rows, "sha256": digest}],
-        "columns": [{"name": f.name, "type": str(f.type)} for f in data.schema],
-        "run_id": RUN_ID,
-        "code_version": CODE_VERSION,
-    }
-    (tmp / "_manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True))
-    if complete:
-        (tmp / "_SUCCESS").write_bytes(b"")
-    if final.exists():  # a rerun of the ds: swap the old partition out, then drop it
-        old = final.with_name(f".old-{final.name}")
-        os.replace(final, old)
-        os.replace(tmp, final)
-        shutil.rmtree(old)
-    else:
-        os.replace(tmp, final)
-    return final
+    """Publish one partition with the publish stage's own writer; ``complete=False`` then drops _SUCCESS."""
+    if exports.name != "exports":
+        raise ValueError(f"{exports} must be a TRUST_DW_HOME's exports folder")
+    columns = [{"name": f.name, "type": str(f.type)} for f in data.schema]
+    written = publish.write_partition(
+        Settings(home=exports.parent),
+        table,
+        ds.isoformat(),
+        data,
+        columns,
+        run_id=RUN_ID,
+        version=CODE_VERSION,
+    )
+    if not complete:
+        (written.path / publish.SUCCESS_FILE).unlink()
+    return written.path
 
 
 def write_latest(exports: Path, table: str, ds: date) -> None:
-    (exports / table / "LATEST").write_text(ds.isoformat())
+    publish.update_latest(Settings(home=exports.parent), table, ds.isoformat())
 
 
 def write_tiny_exports(exports: Path) -> Path:
@@ -238,40 +224,35 @@ def write_scaled_exports(
 ) -> None:
     """Many rows of shop_scores_daily and product_tiers_daily (ids S%07d / P%08d), for the bench."""
     rng = np.random.default_rng(seed)
+    shop_ids = pa.array([f"S{n:07d}" for n in range(shops)])
+    product_ids = pa.array([f"P{n:08d}" for n in range(products)])
+    product_shop = pa.array([f"S{n % shops:07d}" for n in range(products)])
     for i in range(days):
         ds = start + timedelta(days=i)
         shop_scores = np.round(rng.uniform(0, 100, shops), 2)
-        write_partition(
-            exports,
-            "shop_scores_daily",
-            ds,
-            pa.table(
-                {
-                    "ds": pa.array(np.full(shops, np.datetime64(ds, "D"))).cast(pa.date32()),
-                    "shop_id": [f"S{n:07d}" for n in range(shops)],
-                    "cohort_orders": rng.integers(1, 5000, shops),
-                    "experience_score": shop_scores,
-                    "grade": np.where(
-                        shop_scores >= 90, "excellent", np.where(shop_scores >= 75, "good", "fair")
-                    ),
-                }
-            ),
+        shop_table = pa.table(
+            {
+                "ds": pa.array([ds], pa.date32()).take(np.zeros(shops, dtype=np.int64)),
+                "shop_id": shop_ids,
+                "cohort_orders": rng.integers(1, 5000, shops),
+                "experience_score": shop_scores,
+                "grade": np.where(
+                    shop_scores >= 90, "excellent", np.where(shop_scores >= 75, "good", "fair")
+                ),
+            }
         )
+        write_partition(exports, "shop_scores_daily", ds, shop_table)
         product_scores = np.round(rng.uniform(0, 100, products), 2)
-        write_partition(
-            exports,
-            "product_tiers_daily",
-            ds,
-            pa.table(
-                {
-                    "ds": pa.array(np.full(products, np.datetime64(ds, "D"))).cast(pa.date32()),
-                    "product_id": [f"P{n:08d}" for n in range(products)],
-                    "shop_id": [f"S{n % shops:07d}" for n in range(products)],
-                    "product_score": product_scores,
-                    "tier": np.where(product_scores >= 85, "L5", np.where(product_scores >= 55, "L3", "L1")),
-                }
-            ),
+        product_table = pa.table(
+            {
+                "ds": pa.array([ds], pa.date32()).take(np.zeros(products, dtype=np.int64)),
+                "product_id": product_ids,
+                "shop_id": product_shop,
+                "product_score": product_scores,
+                "tier": np.where(product_scores >= 85, "L5", np.where(product_scores >= 55, "L3", "L1")),
+            }
         )
+        write_partition(exports, "product_tiers_daily", ds, product_table)
     for table in ("shop_scores_daily", "product_tiers_daily"):
         write_latest(exports, table, start + timedelta(days=days - 1))
 

@@ -29,6 +29,8 @@ from synthetic_exports import (
     LATEST_DS,
     POOL_BUDGET,
     build_partition_table,
+    creator_rows,
+    product_rows,
     write_partition,
     write_tiny_exports,
 )
@@ -36,6 +38,7 @@ from trust_dw.api import create_app, write_openapi
 
 REPO = Path(__file__).resolve().parents[1]
 SECRET = "TOP-SECRET-NOT-PUBLISHED"
+SYMLINKED_DS = date(2026, 1, 9)
 
 # --- who opened what: a process-wide audit hook, recording only while a server of ours runs ---------
 _OPENED: list[str] = []
@@ -82,6 +85,19 @@ def home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (home / "secret.txt").write_text(SECRET)
     (home / "warehouse").mkdir()
     (home / "warehouse" / "trust_dw.duckdb").write_text(SECRET)
+    # A complete partition outside exports/, reached through a symlink: must stay invisible.
+    outside = write_partition(
+        home / "outside" / "exports", "creator_scores_daily", SYMLINKED_DS, creator_rows(SYMLINKED_DS)
+    )
+    (home / "exports/creator_scores_daily" / f"ds={SYMLINKED_DS}").symlink_to(
+        outside, target_is_directory=True
+    )
+    # A partition whose Parquet file is a symlink to a file outside exports/: invisible too.
+    linked = write_partition(
+        home / "exports", "product_tiers_daily", SYMLINKED_DS, product_rows(SYMLINKED_DS)
+    )
+    (linked / "part-0.parquet").rename(home / "outside" / "stolen.parquet")
+    (linked / "part-0.parquet").symlink_to(home / "outside" / "stolen.parquet")
     return home
 
 
@@ -285,6 +301,19 @@ def test_incomplete_partition_is_invisible(client: httpx.Client, home: Path) -> 
     assert client.get(f"/v1/tables/shop_scores_daily/{ds}/manifest").status_code == 404
     assert client.get(f"/v1/tables/shop_scores_daily/{ds}/parquet").status_code == 404
     assert client.get("/v1/shops/S001/score", params={"ds": ds}).status_code == 404
+
+
+def test_symlinks_out_of_exports_are_never_followed(client: httpx.Client, home: Path) -> None:
+    ds = SYMLINKED_DS.isoformat()
+    for table, lookup in (
+        ("creator_scores_daily", "/v1/creators/C001/score"),
+        ("product_tiers_daily", "/v1/products/P001/tier"),
+    ):
+        assert ds not in client.get(f"/v1/tables/{table}/dates").json()["dates"]
+        assert client.get(f"/v1/tables/{table}/{ds}/manifest").status_code == 404
+        assert client.get(f"/v1/tables/{table}/{ds}/parquet").status_code == 404
+        assert client.get(lookup, params={"ds": ds}).status_code == 404
+    assert not [p for p in _OPENED if "outside" in p]
 
 
 TRAVERSALS = [

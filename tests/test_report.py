@@ -18,6 +18,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from synthetic_exports import LATEST_DS, POOL_BUDGET, write_tiny_exports
 from trust_dw.config import Settings
+from trust_dw.quality import CheckOutcome, GateResult, data_docs_index, gate_record_path
 from trust_dw.report import gini, lorenz, report_path, write_report
 
 DS = LATEST_DS
@@ -88,23 +89,23 @@ class Page(HTMLParser):
 
 
 def write_gate_record(settings: Settings, ds: date, checks: list[dict]) -> None:
-    """A gate verdict in the shape trust_dw.quality writes to gx/gate/ds=D.json."""
-    failed = [c["name"] for c in checks if not c["success"] and c["severity"] == "blocking"]
-    record = {
-        "ds": ds.isoformat(),
-        "passed": not failed,
-        "failed": failed,
-        "warnings": [c["name"] for c in checks if not c["success"] and c["severity"] == "warning"],
-        "data_docs": str(settings.gx_dir / "uncommitted/data_docs/local_site/index.html"),
-        "results_dir": str(settings.gx_dir / "uncommitted/validations"),
-        "checks": checks,
-        "fingerprints": {},
-        "validated_at": f"{ds.isoformat()}T18:00:00+00:00",
-        "seconds": 4.25,
-    }
-    path = settings.gx_dir / "gate" / f"ds={ds.isoformat()}.json"
+    """A gate verdict as trust_dw.quality.validate leaves it in gx/gate/ds=D.json."""
+    outcomes = [CheckOutcome(**c) for c in checks]
+    failed = [c.name for c in outcomes if not c.success and c.severity == "blocking"]
+    result = GateResult(
+        ds=ds.isoformat(),
+        passed=not failed,
+        failed=failed,
+        warnings=[c.name for c in outcomes if not c.success and c.severity == "warning"],
+        data_docs=data_docs_index(settings),
+        results_dir=settings.gx_dir / "uncommitted" / "validations",
+        checks=outcomes,
+        validated_at=f"{ds.isoformat()}T18:00:00+00:00",
+        seconds=4.25,
+    )
+    path = gate_record_path(settings, ds.isoformat())
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record))
+    path.write_text(json.dumps(result.to_json()))
 
 
 def write_working_file(settings: Settings) -> None:

@@ -1,9 +1,10 @@
 """The daily report: one self-contained static HTML page per ds, built from what was published.
 
 ``trust-dw report --ds D`` writes ``$TRUST_DW_HOME/exports/_reports/ds=D/report.html`` (temp file + rename):
-tier/grade distributions, score histograms, flow-allocation concentration per pool and part (top-10 share,
-Gini, Lorenz curve), the quality gate's verdict (``gx/gate/ds=D.json``), the ingest ledger of the ds and
-stage timings when a run ledger (``ops.*``) exists. Charts are inline SVG; the page needs no network.
+tier/grade distributions, score histograms, flow-allocation concentration per pool and part (top-10
+share, Gini, Lorenz curve), the quality gate's verdict (``gx/gate/ds=D.json``, read with trust_dw.quality),
+the ingest ledger of the ds and stage timings when a run ledger (``ops.*``) exists.
+Charts are inline SVG; the page needs no network.
 
 The figures come from the published Parquet snapshots (read with an in-memory DuckDB), never from the
 candidate tables. The optional ingest/ops sections read the working file read-only and are skipped (with a
@@ -12,7 +13,6 @@ note) when it is absent or busy. No wall-clock time goes into the page: the same
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from datetime import date
@@ -24,6 +24,7 @@ import duckdb
 import jinja2
 
 from trust_dw.config import Settings
+from trust_dw.quality import CheckOutcome, GateResult, gate_record_path, read_gate_result
 from trust_dw.snapshots import Partition, PublishedTable, SnapshotStore
 from trust_dw.svg_charts import bar_chart, histogram, lorenz_curve
 
@@ -112,7 +113,7 @@ class ReportData:
     ds: date
     sections: dict[str, Section]
     pools: list[PoolSummary]
-    gate: dict[str, Any] | None
+    gate: GateView | None
     gate_path: Path
     ingest: list[dict[str, Any]] | None
     timings: list[dict[str, Any]] | None
@@ -281,24 +282,34 @@ def _section(
 
 
 # --- what the gate and the working file leave ---------------------------------------------------------------
-def read_gate_record(settings: Settings, ds: date) -> tuple[dict[str, Any] | None, Path]:
-    """The gate's verdict for ds, as ``trust_dw.quality`` writes it (``gx/gate/ds=D.json``)."""
-    path = settings.gx_dir / "gate" / f"ds={ds.isoformat()}.json"
-    if not path.is_file():
+@dataclass
+class GateView:
+    """The gate's verdict for the ds (``trust_dw.quality.read_gate_result``), counted for the page."""
+
+    result: GateResult
+    expectations: int
+    passed: int
+    failed_blocking: int
+    failed_warning: int
+    failures: list[CheckOutcome]
+
+
+def read_gate(settings: Settings, ds: date) -> tuple[GateView | None, Path]:
+    path = gate_record_path(settings, ds.isoformat())
+    result = read_gate_result(settings, ds.isoformat())
+    if result is None:
         return None, path
-    record = json.loads(path.read_text(encoding="utf-8"))
-    checks = record.get("checks") or []
-    record["counts"] = {
-        "expectations": len(checks),
-        "passed": sum(1 for c in checks if c.get("success")),
-        "failed_blocking": sum(1 for c in checks if not c.get("success") and c.get("severity") == "blocking"),
-        "failed_warning": sum(1 for c in checks if not c.get("success") and c.get("severity") != "blocking"),
-    }
-    record["failures"] = sorted(
-        (c for c in checks if not c.get("success")),
-        key=lambda c: (c.get("severity") != "blocking", c.get("name")),
+    checks = result.checks
+    failures = sorted((c for c in checks if not c.success), key=lambda c: (c.severity != "blocking", c.name))
+    view = GateView(
+        result=result,
+        expectations=len(checks),
+        passed=sum(1 for c in checks if c.success),
+        failed_blocking=sum(1 for c in failures if c.severity == "blocking"),
+        failed_warning=sum(1 for c in failures if c.severity != "blocking"),
+        failures=failures,
     )
-    return record, path
+    return view, path
 
 
 def read_working_file(settings: Settings, ds: date) -> tuple[list | None, list | None, str | None]:
@@ -369,7 +380,7 @@ def collect(settings: Settings, ds: date) -> ReportData:
         pools = flow_pools(con, flow.partition) if flow.partition is not None else []
     finally:
         con.close()
-    gate, gate_path = read_gate_record(settings, ds)
+    gate, gate_path = read_gate(settings, ds)
     ingest, timings, note = read_working_file(settings, ds)
     return ReportData(
         ds=ds,

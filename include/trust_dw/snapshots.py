@@ -9,8 +9,8 @@ The publish stage writes, per table and ds::
 
 A partition is *visible* only when its folder holds all three files and the manifest is a JSON object
 that names the same table and ds. Everything here only reads: nothing is created, locked or written,
-and no path is built from anything but a ``PublishedTable`` member and a ``datetime.date``; every
-path is resolved and checked to stay under the exports folder before it is used.
+and no path is built from anything but a ``PublishedTable`` member and a ``datetime.date``; no symlink
+below the exports folder is followed. File names and table keys are those of ``trust_dw.publish``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import re
+import stat
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
@@ -28,12 +30,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from trust_dw.publish import LATEST_FILE, MANIFEST_FILE, PART_FILE, SUCCESS_FILE
+from trust_dw.publish import TABLE_KEYS as PUBLISH_TABLE_KEYS
+
 log = logging.getLogger(__name__)
 
-PARQUET_NAME = "part-0.parquet"
-MANIFEST_NAME = "_manifest.json"
-SUCCESS_NAME = "_SUCCESS"
-LATEST_NAME = "LATEST"
 _DS_DIR = re.compile(r"^ds=(\d{4}-\d{2}-\d{2})$")
 
 
@@ -53,16 +54,14 @@ class PublishedTable(StrEnum):
 
 
 TABLE_KEYS: dict[PublishedTable, tuple[str, ...]] = {
-    PublishedTable.shop_scores_daily: ("ds", "shop_id"),
-    PublishedTable.creator_scores_daily: ("ds", "creator_id"),
-    PublishedTable.product_tiers_daily: ("ds", "product_id"),
-    PublishedTable.provider_tiers_daily: ("ds", "provider_id"),
-    PublishedTable.flow_allocation_daily: ("ds", "pool_id", "recipient_type", "recipient_id"),
+    PublishedTable(t): k for t, k in PUBLISH_TABLE_KEYS.items()
 }
+if set(TABLE_KEYS) != set(PublishedTable):
+    raise RuntimeError("PublishedTable and trust_dw.publish.TABLE_KEYS disagree on the published tables")
 
 
 class UnsafePathError(RuntimeError):
-    """A resolved path left the exports folder (a symlink pointing out, for instance)."""
+    """A path component that could leave the exports folder."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +76,7 @@ class Partition:
 
     @property
     def parquet_path(self) -> Path:
-        return self.directory / PARQUET_NAME
+        return self.directory / PART_FILE
 
     @property
     def rows(self) -> int | None:
@@ -85,10 +84,13 @@ class Partition:
         return rows if isinstance(rows, int) else None
 
     def read(self, columns: list[str] | None = None) -> pa.Table:
-        return pq.read_table(self.parquet_path, columns=columns)
+        # ParquetFile rather than pq.read_table: the latter goes through pyarrow.dataset, which imports
+        # pandas (seconds on a cold interpreter) for nothing here.
+        with pq.ParquetFile(self.parquet_path) as parquet:
+            return parquet.read(columns=columns)
 
 
-def file_sha256(manifest: dict[str, Any], name: str = PARQUET_NAME) -> str | None:
+def file_sha256(manifest: dict[str, Any], name: str = PART_FILE) -> str | None:
     """The sha256 the manifest records for file ``name``, whichever of the usual shapes it uses.
 
     Accepted: ``files: [{"path"|"name"|"file": name, "sha256": h}]``, ``files: {name: {"sha256": h}}``,
@@ -125,38 +127,57 @@ def sha256_of(path: Path) -> str:
 
 
 class SnapshotStore:
-    """Read-only access to ``exports/``. Cheap to create; every call looks at the disk again."""
+    """Read-only access to ``exports/``. Cheap to create; every call looks at the disk again.
+
+    Paths are built only from a ``PublishedTable`` member and a ``date``, under the resolved exports folder,
+    and every component below it is checked with ``lstat``: table and partition folders must be real
+    folders and the files regular files, so a symlink can never lead a read outside ``exports/``.
+    """
 
     def __init__(self, exports_dir: Path) -> None:
         self.exports_dir = Path(exports_dir).resolve()
-        # (path, mtime_ns, size, inode) -> parsed manifest + sha256, so a rerun that renames a new
+        # (manifest stat, parquet stat) -> parsed manifest + sha256, so a rerun that renames a new
         # partition into place is seen at once, and an unchanged one is not parsed again.
-        self._manifests: dict[tuple[str, int, int, int], tuple[dict[str, Any], str]] = {}
+        self._manifests: dict[tuple, tuple[dict[str, Any], str]] = {}
+        self._latest: dict[str, tuple[tuple, str]] = {}
 
     # --- paths ------------------------------------------------------------------------------------
-    def _safe(self, path: Path) -> Path:
-        resolved = path.resolve()
-        if not resolved.is_relative_to(self.exports_dir):
-            raise UnsafePathError(f"{path} resolves to {resolved}, outside {self.exports_dir}")
-        return resolved
+    def _under(self, *names: str) -> Path:
+        for name in names:
+            if not name or name in (".", "..") or "/" in name or "\\" in name or "\0" in name:
+                raise UnsafePathError(f"refusing path component {name!r}")
+        return self.exports_dir.joinpath(*names)
 
     def table_dir(self, table: PublishedTable) -> Path:
-        return self._safe(self.exports_dir / PublishedTable(table).value)
+        return self._under(PublishedTable(table).value)
 
     def partition_dir(self, table: PublishedTable, ds: date) -> Path:
         if not isinstance(ds, date):
             raise TypeError(f"ds must be a datetime.date, got {type(ds).__name__}")
-        return self._safe(self.table_dir(table) / f"ds={ds.isoformat()}")
+        return self._under(PublishedTable(table).value, f"ds={ds.isoformat()}")
+
+    @staticmethod
+    def _lstat(path: Path, kind: int) -> os.stat_result | None:
+        """``lstat`` of ``path`` if it is of ``kind`` (S_IFDIR / S_IFREG); a symlink never is."""
+        try:
+            st = os.lstat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        if stat.S_IFMT(st.st_mode) != kind:
+            if stat.S_ISLNK(st.st_mode):
+                log.error("refusing symlink %s in the exports folder", path)
+            return None
+        return st
 
     # --- what is published --------------------------------------------------------------------------
     def dates(self, table: PublishedTable) -> list[date]:
         """Visible partitions of ``table``, oldest first."""
         tdir = self.table_dir(table)
-        if not tdir.is_dir():
+        if self._lstat(tdir, stat.S_IFDIR) is None:
             return []
         found = []
-        for child in tdir.iterdir():
-            match = _DS_DIR.match(child.name)
+        for name in os.listdir(tdir):
+            match = _DS_DIR.match(name)
             if not match:
                 continue
             try:
@@ -169,31 +190,41 @@ class SnapshotStore:
 
     def latest(self, table: PublishedTable) -> date | None:
         """The ds in ``LATEST`` if that partition is visible, else the newest visible partition."""
-        latest_file = self.table_dir(table) / LATEST_NAME
-        try:
-            text = self._safe(latest_file).read_text(encoding="utf-8").strip()
-            ds = date.fromisoformat(text)
-            if self.partition(table, ds) is not None:
-                return ds
-            log.warning("%s names ds=%s, which is not a complete partition", latest_file, text)
-        except (OSError, ValueError, UnsafePathError):
-            pass
+        latest_file = self.table_dir(table) / LATEST_FILE
+        st = self._lstat(latest_file, stat.S_IFREG) if self._table_ok(table) else None
+        if st is not None:
+            key = (st.st_mtime_ns, st.st_size, st.st_ino)
+            cached = self._latest.get(str(latest_file))
+            text = cached[1] if cached is not None and cached[0] == key else None
+            try:
+                if text is None:
+                    text = latest_file.read_text(encoding="utf-8").strip()
+                    self._latest[str(latest_file)] = (key, text)
+                ds = date.fromisoformat(text)
+                if self.partition(table, ds) is not None:
+                    return ds
+                log.warning("%s names ds=%s, which is not a complete partition", latest_file, text)
+            except (OSError, ValueError):
+                pass
         dates = self.dates(table)
         return dates[-1] if dates else None
+
+    def _table_ok(self, table: PublishedTable) -> bool:
+        return self._lstat(self.table_dir(table), stat.S_IFDIR) is not None
 
     def partition(self, table: PublishedTable, ds: date) -> Partition | None:
         """The complete partition (``_SUCCESS`` + manifest + Parquet file), or None."""
         table = PublishedTable(table)
-        try:
-            pdir = self.partition_dir(table, ds)
-            parquet = self._safe(pdir / PARQUET_NAME)
-            manifest_path = self._safe(pdir / MANIFEST_NAME)
-            if not (self._safe(pdir / SUCCESS_NAME).is_file() and parquet.is_file()):
-                return None
-            manifest, sha = self._manifest(manifest_path, parquet)
-        except UnsafePathError as exc:
-            log.error("refusing a partition outside the exports folder: %s", exc)
+        pdir = self.partition_dir(table, ds)
+        if not self._table_ok(table) or self._lstat(pdir, stat.S_IFDIR) is None:
             return None
+        parquet, manifest_path = pdir / PART_FILE, pdir / MANIFEST_FILE
+        pst = self._lstat(parquet, stat.S_IFREG)
+        mst = self._lstat(manifest_path, stat.S_IFREG)
+        if pst is None or mst is None or self._lstat(pdir / SUCCESS_FILE, stat.S_IFREG) is None:
+            return None
+        try:
+            manifest, sha = self._manifest(manifest_path, mst, parquet, pst)
         except (OSError, ValueError) as exc:
             log.warning("partition %s ds=%s is not readable: %s", table.value, ds, exc)
             return None
@@ -202,10 +233,17 @@ class SnapshotStore:
             return None
         return Partition(table=table, ds=ds, directory=pdir, manifest=manifest, sha256=sha)
 
-    def _manifest(self, manifest_path: Path, parquet: Path) -> tuple[dict[str, Any], str]:
-        st = manifest_path.stat()
-        pst = parquet.stat()
-        cache_key = (str(manifest_path), st.st_mtime_ns, st.st_size, st.st_ino, pst.st_mtime_ns, pst.st_ino)
+    def _manifest(
+        self, manifest_path: Path, mst: os.stat_result, parquet: Path, pst: os.stat_result
+    ) -> tuple[dict[str, Any], str]:
+        cache_key = (
+            str(manifest_path),
+            mst.st_mtime_ns,
+            mst.st_size,
+            mst.st_ino,
+            pst.st_mtime_ns,
+            pst.st_ino,
+        )
         cached = self._manifests.get(cache_key)
         if cached is not None:
             return cached
