@@ -1,9 +1,9 @@
 {#-
     Deduction points before the cap (DESIGN §5.1, §5.5), one row per (ds, score_name, subject_id) with at
-    least one counted ruling in the score's deduction window (ds-(window-1) … ds, from score_policies).
+    least one counted ruling in the score's deduction window (ds-(window-1) … ds, from score_deduction_policies).
     - shop / creator: points per ruling against the subject itself, by violation type;
     - provider: points per ruling against a shop it serves on ds (only the types listed for `provider`).
-    Caps are applied in the marts (score_policies.deduction_cap).
+    Caps are applied in the marts (score_deduction_policies.deduction_cap).
 -#}
 
 with
@@ -25,7 +25,7 @@ violation_points as (
 policies as (
 
     select score_name, deduction_window_days
-    from {{ ref('score_policies') }}
+    from {{ ref('score_deduction_policies') }}
 
 ),
 

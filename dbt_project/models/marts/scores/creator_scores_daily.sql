@@ -45,13 +45,15 @@ deductions as (
 policy as (
 
     select
-        cast(deduction_cap as double) as deduction_cap,
-        provisional_min_orders,
-        cast(provisional_default_score as double) as provisional_default_score,
-        cast(stars_base as double) as stars_base,
-        cast(stars_span as double) as stars_span
-    from {{ ref('score_policies') }}
-    where score_name = 'creator'
+        deduction_policies.deduction_cap,
+        score_policies.provisional_min_orders,
+        score_policies.provisional_default_score,
+        score_policies.stars_base,
+        score_policies.stars_span
+    from {{ ref('score_policies') }} as score_policies
+    inner join {{ ref('score_deduction_policies') }} as deduction_policies
+        on score_policies.score_name = deduction_policies.score_name
+    where score_policies.score_name = 'creator'
 
 ),
 

@@ -76,13 +76,6 @@ tier_bands as (
         cast(min_score as double) as min_score,
         cast(lead(min_score) over (order by min_score) as double) as next_min_score
     from {{ ref('product_tiers') }}
-    where min_score is not null
-
-),
-
-tier_ranks as (
-
-    select tier, tier_rank from {{ ref('product_tiers') }}
 
 ),
 
@@ -139,9 +132,9 @@ tiered as (
         tier_rules.selected_goods_tier
     from banded
     cross join tier_rules
-    inner join tier_ranks as band_rank
+    inner join tier_bands as band_rank
         on banded.band_tier = band_rank.tier
-    inner join tier_ranks as small_rank
+    inner join tier_bands as small_rank
         on tier_rules.small_max_tier = small_rank.tier
 
 ),

@@ -1,9 +1,9 @@
 {#-
     Published: service-provider score, tier and action (DESIGN §5.5), one row per (ds, provider) active on
     ds. Incremental by ds. The tier is the first of the provider_tiers seed (by rank) whose annualised-GMV
-    and served-quality floors are met (a NULL floor is no condition; a NULL served_quality meets no floor);
-    the action is the first of provider_actions whose "below" threshold served_quality is under, else the
-    last one (keep) — so a NULL served_quality keeps.
+    and served-quality floors are both met (a NULL served_quality counts as 0: it meets only a 0 floor);
+    the action is the band of provider_actions holding served_quality (min inclusive, next min exclusive),
+    and the `is_default` action (keep) when served_quality is NULL.
 -#}
 {%- set indicators = ['served_quality', 'served_gmv_growth', 'capability_coverage'] -%}
 
@@ -46,8 +46,8 @@ deductions as (
 
 policy as (
 
-    select cast(deduction_cap as double) as deduction_cap
-    from {{ ref('score_policies') }}
+    select deduction_cap
+    from {{ ref('score_deduction_policies') }}
     where score_name = 'provider'
 
 ),
@@ -68,7 +68,9 @@ actions as (
     select
         action,
         action_rank,
-        cast(below_served_quality as double) as below_served_quality
+        min_served_quality,
+        lead(min_served_quality) over (order by min_served_quality) as next_min_served_quality,
+        is_default
     from {{ ref('provider_actions') }}
 
 ),
@@ -81,7 +83,8 @@ tier_matches as (
     from provider_inputs
     inner join tiers
         on provider_inputs.annualized_gmv >= tiers.min_annualized_gmv
-        and (tiers.min_served_quality is null or provider_inputs.served_quality >= tiers.min_served_quality)
+        -- no served quality (no scored shop with GMV) counts as 0 against the quality floors
+        and coalesce(provider_inputs.served_quality, 0) >= tiers.min_served_quality
     group by provider_inputs.provider_id
 
 ),
@@ -93,8 +96,12 @@ action_matches as (
         min(actions.action_rank) as action_rank
     from provider_inputs
     inner join actions
-        on actions.below_served_quality is null
-        or provider_inputs.served_quality < actions.below_served_quality
+        on (provider_inputs.served_quality is null and actions.is_default)
+        or (
+            provider_inputs.served_quality >= actions.min_served_quality
+            and (actions.next_min_served_quality is null
+                or provider_inputs.served_quality < actions.next_min_served_quality)
+        )
     group by provider_inputs.provider_id
 
 ),
