@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 
 import pyarrow as pa
@@ -59,6 +59,8 @@ class Allocated:
 
 def exact(value: Weight | str, what: str) -> Fraction:
     """``value`` as an exact Fraction; floats are refused (their binary rounding would leak in)."""
+    if isinstance(value, Fraction):
+        return value
     if isinstance(value, bool | float):
         raise TypeError(f"{what} must be exact (int, Decimal, Fraction or str), got {value!r}")
     return Fraction(value)
@@ -73,19 +75,16 @@ def part_budgets(daily_impressions: int, shares: Sequence[Fraction]) -> list[int
     return budgets
 
 
-def split_part(
-    recipient_type: str, budget: int, cap: Fraction, recipients: Iterable[tuple[str, Fraction]]
-) -> list[Allocated]:
-    """Split ``budget`` among ``recipients`` (id, weight > 0) with at most ``cap × budget`` each.
+def split_part(budget: int, cap: Fraction, recipients: Mapping[str, Fraction]) -> dict[str, tuple[int, bool]]:
+    """Split ``budget`` among ``recipients`` (id → weight > 0) with at most ``cap × budget`` each.
 
-    Returns one unranked row per recipient, by id. Σ impressions ≤ budget; the caller books the rest to
+    Returns recipient_id → (impressions, capped). Σ impressions ≤ budget; the caller books the rest to
     the reserve. The arithmetic is on integers: weights are scaled to a common denominator first.
     """
-    items = sorted(recipients)
-    if not items:
-        return []
-    scale = math.lcm(*(w.denominator for _, w in items))
-    weights = {rid: int(w * scale) for rid, w in items}
+    if not recipients:
+        return {}
+    scale = math.lcm(*(w.denominator for w in recipients.values()))
+    weights = {rid: w.numerator * (scale // w.denominator) for rid, w in recipients.items()}
     cap_n, cap_d = cap.numerator, cap.denominator
     cap_floor = budget * cap_n // cap_d  # floor(c × B)
 
@@ -126,9 +125,7 @@ def split_part(
             continue  # would pass floor(c × B): skipped, the unit stays unplaced (reserve)
         impressions[rid] += 1
         extra -= 1
-    return [
-        Allocated(recipient_type, rid, w, impressions[rid], rid in capped_ids, rank=None) for rid, w in items
-    ]
+    return {rid: (impressions[rid], rid in capped_ids) for rid in weights}
 
 
 def allocate_pool(
@@ -157,9 +154,12 @@ def allocate_pool(
     budgets = part_budgets(daily_impressions, [p.share for p in typed_parts])
     for part, budget in zip(typed_parts, budgets, strict=True):
         eligible = _checked_recipients(part.recipient_type, recipients.get(part.recipient_type, ()))
-        split = split_part(part.recipient_type, budget, part.cap, eligible)
-        ranked = sorted(split, key=lambda r: (-r.impressions, r.recipient_id))
-        rows.extend(replace(r, rank=rank) for rank, r in enumerate(ranked, start=1))
+        split = split_part(budget, part.cap, eligible)
+        ranked = sorted(split, key=lambda rid: (-split[rid][0], rid))
+        rows.extend(
+            Allocated(part.recipient_type, rid, eligible[rid], *split[rid], rank)
+            for rank, rid in enumerate(ranked, start=1)
+        )
     reserve = daily_impressions - sum(r.impressions for r in rows)
     rows.append(Allocated(RESERVE, RESERVE, None, reserve, False, None))
     return rows
@@ -181,18 +181,21 @@ def _check_parts(parts: Sequence[Part]) -> None:
         raise ValueError(f"part shares must add up to 1, got {total} ({types})")
 
 
-def _checked_recipients(
-    recipient_type: str, recipients: Iterable[tuple[str, Weight]]
-) -> list[tuple[str, Fraction]]:
+def _checked_recipients(recipient_type: str, recipients: Iterable[tuple[str, Weight]]) -> dict[str, Fraction]:
+    """recipient_id → exact weight, zero weights dropped; refuses inexact, negative or repeated entries."""
     seen: dict[str, Fraction] = {}
     for rid, raw_weight in recipients:
-        weight = exact(raw_weight, f"weight of {recipient_type} {rid!r}")
+        weight = (
+            raw_weight
+            if isinstance(raw_weight, Fraction)
+            else exact(raw_weight, f"weight of {recipient_type} {rid!r}")
+        )
         if weight < 0:
             raise ValueError(f"weight of {recipient_type} {rid!r} is negative: {raw_weight}")
         if rid in seen:
             raise ValueError(f"{recipient_type} {rid!r} appears twice in one part")
         seen[rid] = weight
-    return [(rid, w) for rid, w in seen.items() if w > 0]
+    return {rid: w for rid, w in seen.items() if w > 0}
 
 
 # --- the table the dbt Python model returns ------------------------------------------------------------
@@ -252,6 +255,7 @@ def allocation_table(ds: date, pool_parts: Iterable[PoolPart], recipients: Itera
         )
         by_pool.setdefault(r.pool_id, {}).setdefault(r.recipient_type, []).append((r.recipient_id, weight))
 
+    effective_ds = ds + timedelta(days=1)
     columns: dict[str, list] = {name: [] for name in ALLOCATION_SCHEMA.names}
     for pool_id in sorted(pools):
         parts = sorted(pools[pool_id], key=lambda pp: pp.part_order)
@@ -264,7 +268,7 @@ def allocation_table(ds: date, pool_parts: Iterable[PoolPart], recipients: Itera
         )
         for row in rows:
             columns["ds"].append(ds)
-            columns["effective_ds"].append(ds + timedelta(days=1))
+            columns["effective_ds"].append(effective_ds)
             columns["pool_id"].append(pool_id)
             columns["recipient_type"].append(row.recipient_type)
             columns["recipient_id"].append(row.recipient_id)
@@ -277,10 +281,9 @@ def allocation_table(ds: date, pool_parts: Iterable[PoolPart], recipients: Itera
 
 
 def to_decimal(value: Fraction, places: int) -> Decimal:
-    """``value`` rounded half away from zero to ``places`` decimals, computed exactly."""
-    quantum = Decimal(1).scaleb(-places)
-    scaled = value * 10**places
-    # Round the exact rational, not a binary approximation: |x| + 1/2, floored, sign restored.
-    magnitude = math.floor(abs(scaled) + Fraction(1, 2))
-    result = Decimal(magnitude if scaled >= 0 else -magnitude).scaleb(-places)
-    return result.quantize(quantum, rounding=ROUND_HALF_UP)
+    """``value`` rounded half away from zero to ``places`` decimals, on integers (no binary rounding)."""
+    quotient, remainder = divmod(abs(value.numerator) * 10**places, value.denominator)
+    if 2 * remainder >= value.denominator:
+        quotient += 1
+    # From a string: exact whatever the decimal context's precision (the default 28 digits would round).
+    return Decimal(f"{'-' if value < 0 else ''}{quotient}E-{places}")
