@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -489,6 +491,11 @@ def test_same_files_again_change_nothing_and_a_redelivery_replaces_the_partition
         ("d2", "2026-01-02", "orders/ds=2026-01-02/a.csv", 2),
     ]
     assert quarantine(settings) == []
+    # stored in load order: files by name, then line order
+    in_storage_order = query(
+        settings, "select order_id from raw.orders where _ds = ? order by rowid", [date(2026, 1, 1)]
+    )
+    assert in_storage_order == [("a9",), ("b1",)]
     assert query(
         settings, "select source_file from ingest.loaded_files where ds = ? order by 1", [date(2026, 1, 1)]
     ) == [
@@ -548,3 +555,65 @@ def test_ingest_ds_attempts_every_feed_and_reports_the_failures(settings: Settin
         ingest_ds(settings, DS, ["shops", "orders"])
     assert [(r.feed, r.status) for r in info.value.results] == [("shops", "loaded"), ("orders", "not_ready")]
     assert "orders/ds=2026-01-01 does not exist" in str(info.value)
+
+
+# --- generated data: the generator's fault manifest is the answer key ------------------------------
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    from trust_dw.generate import generate
+
+    settings = Settings(home=tmp_path_factory.mktemp("generated"))
+    generate(settings, "tiny", DS, 1, 42, "malformed,drift,duplicates")
+    return settings
+
+
+def test_generated_tiny_day_quarantines_exactly_the_manifest_faults(generated: Settings) -> None:
+    manifest = json.loads((generated.landing_dir / "_faults" / f"ds={DS}.json").read_text())
+    runner = CliRunner(env={"TRUST_DW_HOME": str(generated.home)})
+    result = runner.invoke(app, ["ingest", "--ds", DS], terminal_width=200)
+    assert result.exit_code == 0, result.output
+
+    got = query(
+        generated,
+        "select source_file, source_line, reason_code, reason_detail from ingest.quarantine order by all",
+    )
+    expected = sorted((m["file"], m["line"], m["reason_code"]) for m in manifest["malformed"])
+    assert [g[:3] for g in got] == expected
+    assert len(expected) == manifest["counts"]["malformed"] > 0
+    details = {(g[0], g[1]): g[3] for g in got}
+    for m in manifest["malformed"]:  # the detail names the faulty column (the first in column order)
+        if m["column"]:
+            # a row paid after ds_end was also updated after it: updated_at comes first in the columns
+            first = (
+                "updated_at"
+                if m["reason_code"] == "future_timestamp" and m["feed"] == "orders"
+                else m["column"]
+            )
+            assert re.match(r"\w+", details[(m["file"], m["line"])]).group() == first, m
+
+    ledger_rows = query(
+        generated,
+        "select feed, status, files, rows_read, rows_loaded, rows_quarantined, drift_columns "
+        "from ingest.load_ledger order by feed",
+    )
+    assert len(ledger_rows) == len(FEEDS)
+    files = {info["feed"]: info for info in manifest["files"].values()}
+    drift = {d["feed"]: d["column"] for d in manifest["drift"]}
+    for feed, status, n_files, read, loaded, quarantined, drift_columns in ledger_rows:
+        assert (status, n_files) == ("loaded", 1)
+        assert read == loaded + quarantined == files[feed]["rows"]
+        assert (loaded, quarantined) == (files[feed]["expected_loaded"], files[feed]["expected_quarantined"])
+        assert query(generated, f"select count(*) from raw.{feed} where _ds = ?", [date(2026, 1, 1)]) == [
+            (loaded,)
+        ]
+        assert drift_columns == drift.get(feed)
+    # CDC duplicates are loaded, not deduplicated
+    for dup in manifest["duplicates"]:
+        copies = query(generated, "select count(*) from raw.orders where order_id = ?", [dup["order_id"]])
+        assert copies[0][0] >= 2
+
+    again = runner.invoke(app, ["ingest", "--ds", DS], terminal_width=200)
+    assert again.exit_code == 0
+    assert again.output.count("unchanged") == len(FEEDS)

@@ -13,6 +13,7 @@ from trust_dw.config import Settings
 
 console = Console()
 
+_NO_WRAP = {"ds", "feed", "status", "ingest", "landed"}  # never cut: the rest shrinks on narrow terminals
 _STATUS_STYLE = {"loaded": "green", "unchanged": "cyan", "failed": "bold red", "not_ready": "yellow"}
 
 
@@ -50,7 +51,7 @@ def _results_table(ds: str, results) -> Table:
         ("drift", "left"),
         ("status", "left"),
     ):
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify, no_wrap=name in _NO_WRAP)
     for r in results:
         style = _STATUS_STYLE.get(r.status, "")
         table.add_row(
@@ -129,32 +130,29 @@ def status(
     for name, justify in (
         ("ds", "left"),
         ("feed", "left"),
-        ("files", "right"),
-        ("_SUCCESS", "center"),
+        ("landed", "left"),
         ("ingest", "left"),
-        ("rows read", "right"),
+        ("read", "right"),
         ("loaded", "right"),
-        ("quarantined", "right"),
+        ("quar.", "right"),
         ("share", "right"),
         ("drift", "left"),
-        ("loaded at", "left"),
     ):
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify, no_wrap=name in _NO_WRAP)
     for row in report.rows:
         led = row.ledger
         style = _STATUS_STYLE.get(led.status if led else "", "")
+        landed = f"{row.files_landed} file{'s' if row.files_landed != 1 else ''}"
         table.add_row(
             row.ds,
             row.feed,
-            str(row.files_landed),
-            "[green]yes[/]" if row.success else "[yellow]no[/]",
+            f"{landed}, [green]_SUCCESS[/]" if row.success else f"{landed}, [yellow]not ready[/]",
             f"[{style}]{led.status}[/]" if led else "-",
             f"{led.rows_read:,}" if led else "",
             f"{led.rows_loaded:,}" if led else "",
             f"{led.rows_quarantined:,}" if led else "",
             _share(led.quarantine_share) if led else "",
             (led.drift_columns or "-") if led else "",
-            f"{led.loaded_at:%Y-%m-%d %H:%M:%S}" if led else "",
         )
     console.print(table)
     if report.note:
@@ -171,12 +169,16 @@ def status(
         for feed_name, code, n in reasons:
             counts.add_row(feed_name, code, f"{n:,}")
         console.print(counts)
-        rows = Table(title=f"quarantine ds={ds_text}: first {limit} rows", title_justify="left")
-        for name in ("feed", "file", "line", "reason_code", "reason_detail", "raw_row"):
-            rows.add_column(name, overflow="fold")
-        for feed_name, source_file, line, code, detail, raw in sample:
-            rows.add_row(feed_name, source_file, str(line), code, detail or "", (raw or "")[:200])
-        console.print(rows)
+        console.print(
+            f"quarantine ds={ds_text}: first {len(sample)} row(s) (file:line reason — detail, raw row)"
+        )
+        for _feed, source_file, line, code, detail, raw in sample:
+            console.print(
+                f"  [bold]{source_file}:{line}[/] [red]{code}[/] — {detail or ''}",
+                highlight=False,
+                soft_wrap=True,
+            )
+            console.print(f"    {(raw or '')[:300]}", markup=False, highlight=False, soft_wrap=True)
     elif ds_text:
         console.print(
             f"inspect quarantined rows: trust-dw status --quarantine --ds {ds_text}  or, read-only, duckdb "

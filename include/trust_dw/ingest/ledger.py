@@ -184,7 +184,7 @@ def replace_partition(
         con.execute(
             f"insert into {feed.raw_table} ({columns}, _ds, _source_file, _source_line) "
             f"select {columns}, ?::date, _source_file, _source_line from {checked_table} "
-            "where _reason_code is null order by _file_index, _record",
+            "where _reason_code is null",
             [ds],
         )
         for table, view, cols in (

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from trust_dw.config import Settings
 from trust_dw.feeds import FEED_NAMES, FEEDS, Feed
@@ -176,15 +177,12 @@ def _source_table(feed: Feed, reads: list[FileRows]) -> pa.Table:
     return pa.concat_tables(parts)
 
 
-def _quarantine_table(con: duckdb.DuckDBPyConnection, reads: list[FileRows]) -> pa.Table:
-    """Row-level faults of the checked rows (with their raw text) plus the malformed rows of every file."""
-    faults = con.sql(
-        f"select _file_index, _record, _source_line, _reason_code, _reason_detail from {_CHECKED} "
-        "where _reason_code is not null order by _file_index, _record"
-    ).to_arrow_table()
+def _quarantine_table(faults: pa.Table, reads: list[FileRows]) -> pa.Table:
+    """Rows that failed a check (with their raw text) plus the malformed rows of every file."""
     columns: dict[str, list] = {
         k: [] for k in ("source_file", "source_line", "raw_row", "reason_code", "reason_detail")
     }
+    faults = faults.sort_by([("_file_index", "ascending"), ("_record", "ascending")])
     file_index = faults.column("_file_index").to_numpy()
     for index, rows in enumerate(reads):
         mask = file_index == index
@@ -215,68 +213,69 @@ def _quarantine_table(con: duckdb.DuckDBPyConnection, reads: list[FileRows]) -> 
 def _load(
     con: duckdb.DuckDBPyConnection, feed: Feed, ds: date, reads: list[FileRows], hashes: list[str]
 ) -> LoadResult:
-    con.execute("set preserve_insertion_order = true")  # raw rows stored in file, then line, order
+    # Rows keep file, then line, order from the Arrow source to raw.<feed>; no progress bar on stdout.
+    con.execute("set preserve_insertion_order = true")
+    con.execute("set enable_progress_bar = false")
     con.register(_SOURCE, _source_table(feed, reads))
     try:
-        con.execute(checked_rows_sql(feed, ds, _SOURCE, _CHECKED))
+        checked = con.sql(checked_rows_sql(feed, ds, _SOURCE)).to_arrow_table()
     finally:
         con.unregister(_SOURCE)
+    faults = checked.filter(pc.is_valid(checked.column("_reason_code"))).select(
+        ["_file_index", "_record", "_source_line", "_reason_code", "_reason_detail"]
+    )
+    quarantine = _quarantine_table(faults, reads)
+    rows_loaded = checked.num_rows - faults.num_rows
+    rows_read = sum(r.rows_read for r in reads)
+    rows_quarantined = quarantine.num_rows
+    if rows_read != rows_loaded + rows_quarantined:  # the loss-free invariant; never expected to fire
+        raise IngestError(
+            f"{feed.name} {ds}: rows_read {rows_read} != loaded {rows_loaded} "
+            f"+ quarantined {rows_quarantined}"
+        )
+    files = pa.table(
+        {
+            "source_file": pa.array([r.source_file for r in reads], pa.string()),
+            "sha256": pa.array(hashes, pa.string()),
+            "rows_read": pa.array([r.rows_read for r in reads], pa.int64()),
+        }
+    )
+    drift_pairs = [(r.source_file, c) for r in reads for c in r.extra_columns]
+    drift = pa.table(
+        {
+            "source_file": pa.array([f for f, _ in drift_pairs], pa.string()),
+            "column_name": pa.array([c for _, c in drift_pairs], pa.string()),
+        }
+    )
+    drift_columns = tuple(sorted({c for _, c in drift_pairs}))
+    warnings = [w for r in reads for w in r.warnings]
+    if drift_pairs:
+        drift_text = "; ".join(f"{f}: {c}" for f, c in drift_pairs)
+        warnings.append(f"schema drift, unknown column(s) kept out of {feed.raw_table}: {drift_text}")
+    if not reads:
+        warnings.append("no data files in the folder: 0 rows")
+    for warning in warnings:
+        log.warning("%s %s: %s", feed.name, ds, warning)
+    row = LedgerRow(
+        feed=feed.name,
+        ds=ds,
+        status="loaded",
+        files=len(reads),
+        rows_read=rows_read,
+        rows_loaded=rows_loaded,
+        rows_quarantined=rows_quarantined,
+        quarantine_share=rows_quarantined / rows_read if rows_read else 0.0,
+        drift_columns=", ".join(drift_columns) or None,
+        message="; ".join(warnings) or None,
+    )
+    views = {_CHECKED: checked, _QUARANTINE: quarantine, _FILES: files, _DRIFT: drift}
+    for name, table in views.items():
+        con.register(name, table)
     try:
-        quarantine = _quarantine_table(con, reads)
-        [(rows_loaded,)] = con.execute(
-            f"select count(*) from {_CHECKED} where _reason_code is null"
-        ).fetchall()
-        rows_read = sum(r.rows_read for r in reads)
-        rows_quarantined = quarantine.num_rows
-        if rows_read != rows_loaded + rows_quarantined:  # the loss-free invariant; never expected to fire
-            raise IngestError(
-                f"{feed.name} {ds}: rows_read {rows_read} != "
-                f"loaded {rows_loaded} + quarantined {rows_quarantined}"
-            )
-        files = pa.table(
-            {
-                "source_file": pa.array([r.source_file for r in reads], pa.string()),
-                "sha256": pa.array(hashes, pa.string()),
-                "rows_read": pa.array([r.rows_read for r in reads], pa.int64()),
-            }
-        )
-        drift_pairs = [(r.source_file, c) for r in reads for c in r.extra_columns]
-        drift = pa.table(
-            {
-                "source_file": pa.array([f for f, _ in drift_pairs], pa.string()),
-                "column_name": pa.array([c for _, c in drift_pairs], pa.string()),
-            }
-        )
-        drift_columns = tuple(sorted({c for _, c in drift_pairs}))
-        warnings = [w for r in reads for w in r.warnings]
-        if drift_pairs:
-            drift_text = "; ".join(f"{f}: {c}" for f, c in drift_pairs)
-            warnings.append(f"schema drift, unknown column(s) kept out of {feed.raw_table}: {drift_text}")
-        if not reads:
-            warnings.append("no data files in the folder: 0 rows")
-        for warning in warnings:
-            log.warning("%s %s: %s", feed.name, ds, warning)
-        row = LedgerRow(
-            feed=feed.name,
-            ds=ds,
-            status="loaded",
-            files=len(reads),
-            rows_read=rows_read,
-            rows_loaded=rows_loaded,
-            rows_quarantined=rows_quarantined,
-            quarantine_share=rows_quarantined / rows_read if rows_read else 0.0,
-            drift_columns=", ".join(drift_columns) or None,
-            message="; ".join(warnings) or None,
-        )
-        for name, table in ((_QUARANTINE, quarantine), (_FILES, files), (_DRIFT, drift)):
-            con.register(name, table)
-        try:
-            ledger_tables.replace_partition(con, feed, ds, _CHECKED, _QUARANTINE, _FILES, _DRIFT, row)
-        finally:
-            for name in (_QUARANTINE, _FILES, _DRIFT):
-                con.unregister(name)
+        ledger_tables.replace_partition(con, feed, ds, _CHECKED, _QUARANTINE, _FILES, _DRIFT, row)
     finally:
-        con.execute(f"drop table if exists {_CHECKED}")
+        for name in views:
+            con.unregister(name)
     result = LoadResult.from_ledger(row)
     log.info(
         "%s %s: loaded %d of %d row(s) from %d file(s), %d quarantined",

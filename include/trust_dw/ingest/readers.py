@@ -176,53 +176,75 @@ def _unterminated_quote(record: str) -> bool:
         pos = comma + 1
 
 
-def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
-    data = path.read_bytes()
+def _check_utf8(path: Path, data: bytes) -> None:
     try:
-        text = data.decode("utf-8")
+        data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise BadFileError(f"{path}: not valid UTF-8 at byte {exc.start} ({exc.reason})") from None
-    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
-    text = text.removeprefix("\ufeff")
 
-    header = next((row for row in csv.reader(io.StringIO(text, newline="")) if row), None)
-    if header is None:
-        size = "0 bytes" if not data else "only blank lines"
-        return _empty(source_file, feed, f"{source_file}: empty file ({size}), no header: 0 rows")
-    extra, missing_optional = _check_header(path, header, feed)
 
+def _header(body: bytes) -> list[str] | None:
+    """The first non-blank record (read from the start of the file only)."""
+    head = body[: 1 << 20].decode("utf-8", errors="replace")
+    return next((row for row in csv.reader(io.StringIO(head, newline="")) if row), None)
+
+
+def _parse(body: bytes, header: list[str], feed: Feed, threaded: bool) -> tuple[pa.Table, list[tuple]]:
     invalid: list[tuple[int | None, str, int, int]] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
         return "skip"
 
+    table = pacsv.read_csv(
+        pa.BufferReader(body),
+        read_options=pacsv.ReadOptions(use_threads=threaded, block_size=8 << 20),
+        parse_options=pacsv.ParseOptions(
+            # quoted values may hold line breaks (RFC 4180); without any quote the faster chunker is exact
+            newlines_in_values=b'"' in body,
+            invalid_row_handler=on_invalid_row,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            include_columns=[c for c in feed.column_names if c in header],
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    )
+    return table, invalid
+
+
+def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
+    data = path.read_bytes()
+    _check_utf8(path, data)
+    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+    del data
+
+    header = _header(body)
+    if header is None:
+        size = "0 bytes" if not body else "only blank lines"
+        return _empty(source_file, feed, f"{source_file}: empty file ({size}), no header: 0 rows")
+    extra, missing_optional = _check_header(path, header, feed)
+
     try:
-        table = pacsv.read_csv(
-            pa.BufferReader(body),
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=16 << 20),
-            parse_options=pacsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid_row),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                include_columns=[c for c in feed.column_names if c in header],
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+        # Threaded parsing does not number malformed rows: parse again serially when there are some.
+        table, invalid = _parse(body, header, feed, threaded=True)
+        if invalid:
+            table, invalid = _parse(body, header, feed, threaded=False)
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise BadFileError(f"{path}: not parseable as CSV: {exc}") from None
 
     n_records = 1 + table.num_rows + len(invalid)  # the header is record 1
-    newline_count = body.count(b"\n")
     expected_newlines = n_records if body.endswith(b"\n") else n_records - 1
-    one_record_per_line = newline_count == expected_newlines and body.count(b"\r") == body.count(b"\r\n")
-    if one_record_per_line:
+    bare_cr = b"\r" in body and body.count(b"\r") != body.count(b"\r\n")
+    if body.count(b"\n") == expected_newlines and not bare_cr:  # one record per line: record n = line n
         starts = ends = np.arange(n_records + 1, dtype=np.int64)
-        line_index = _LineIndex(body)
-        line_text = line_index.text
+        line_text = _LineIndex(body).text
+        last_start = body.rfind(b"\n", 0, len(body) - 1) + 1
+        last_record = body[last_start:].decode("utf-8").rstrip("\r\n")
     else:
-        start_list, end_list, lines = _records_by_csv_module(text)
+        start_list, end_list, lines = _records_by_csv_module(body.decode("utf-8"))
         if len(start_list) - 1 != n_records:
             raise BadFileError(
                 f"{path}: not parseable as CSV: records could not be delimited consistently "
@@ -233,7 +255,9 @@ def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
         def line_text(first: int, last: int) -> str:
             return "".join(lines[first - 1 : last]).rstrip("\r\n")
 
-    if _unterminated_quote(line_text(int(starts[n_records]), int(ends[n_records]))):
+        last_record = line_text(int(starts[n_records]), int(ends[n_records]))
+
+    if b'"' in body and _unterminated_quote(last_record):
         raise BadFileError(
             f"{path}: not parseable as CSV: unterminated quoted field in the record starting at line "
             f"{int(starts[n_records])}"

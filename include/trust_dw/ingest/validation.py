@@ -160,11 +160,11 @@ def column_checks(feed: Feed, column: Column, end: datetime) -> list[tuple[str, 
     return checks
 
 
-def checked_rows_sql(feed: Feed, ds: date, source: str, target: str) -> str:
-    """SQL creating temp table ``target`` from the string rows in ``source``.
+def checked_rows_sql(feed: Feed, ds: date, source: str) -> str:
+    """A query typing and checking the string rows in ``source``.
 
     ``source`` has the feed's columns as strings plus ``_file_index``, ``_record``, ``_source_file``,
-    ``_source_line``; ``target`` gets the typed columns, those lineage columns, ``_reason_code`` and
+    ``_source_line``; the result has the typed columns, those lineage columns, ``_reason_code`` and
     ``_reason_detail``.
     """
     end = ds_end(ds)
@@ -206,7 +206,8 @@ select
             then 'key ' || {key_text} || ' already loaded from ' || _first_file || ' line ' || _first_line
         else _reason_detail
     end as _reason_detail
-from keyed"""
+from keyed
+order by _file_index, _record"""
     else:
         dedup_cte = ""
         final = f"""
@@ -214,7 +215,6 @@ select {columns}, {lineage}, _reason_code, _reason_detail
 from checked"""
 
     return f"""
-create or replace temp table {target} as
 with typed as (
     select
         {lineage},
