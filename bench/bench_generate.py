@@ -22,7 +22,9 @@ from trust_dw.generate import generate
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scale", default="medium")
     parser.add_argument("--start", default="2026-01-01")
     parser.add_argument("--days", type=int, default=1)

@@ -16,7 +16,9 @@ from trust_dw.feeds import FEEDS
 from trust_dw.generate import FAULT_KINDS, generate
 
 START, DAYS, SEED = "2026-01-01", 4, 42
-DS = [f"2026-01-0{i}" for i in range(1, DAYS + 1)]
+DS = [f"2026-01-0{i}" for i in range(1, DAYS + 1)]  # the days with faults injected
+CLEAN_DAYS = 30  # a full W30 window for the calibration checks
+CLEAN_DS = [f"2026-01-{i:02d}" for i in range(1, CLEAN_DAYS + 1)]
 
 
 def _settings(home: Path) -> Settings:
@@ -34,7 +36,7 @@ def _digests(landing: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     s = _settings(tmp_path_factory.mktemp("clean"))
-    generate(s, "tiny", START, DAYS, SEED)
+    generate(s, "tiny", START, CLEAN_DAYS, SEED)
     return s
 
 
@@ -55,11 +57,11 @@ def _read(settings: Settings, feed: str, ds: str) -> pa.Table:
     )
 
 
-def _orders(settings: Settings) -> duckdb.DuckDBPyConnection:
+def _orders(settings: Settings, days: list[str]) -> duckdb.DuckDBPyConnection:
     """All orders CDC rows of the run in DuckDB (typed by the contract's Arrow schema)."""
     con = duckdb.connect()
     tables = []
-    for ds in DS:
+    for ds in days:
         t = _read(settings, "orders", ds)
         tables.append(t.append_column("_ds", pa.array([ds] * t.num_rows)))
     con.register("orders_in", pa.concat_tables(tables))
@@ -69,7 +71,7 @@ def _orders(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 def test_same_seed_same_bytes_and_prefix_property(clean: Settings, tmp_path: Path) -> None:
     again = _settings(tmp_path / "again")
-    generate(again, "tiny", START, DAYS - 1, SEED)  # a shorter run is a prefix of the longer one
+    generate(again, "tiny", START, 3, SEED)  # a shorter run is a prefix of the longer one
     first = _digests(clean.landing_dir)
     second = _digests(again.landing_dir)
     assert len(second) > 40
@@ -81,7 +83,7 @@ def test_same_seed_same_bytes_and_prefix_property(clean: Settings, tmp_path: Pat
 
 
 def test_every_feed_every_day_matches_the_contract(clean: Settings) -> None:
-    for ds in DS:
+    for ds in CLEAN_DS[:3] + CLEAN_DS[-2:]:
         for name, feed in FEEDS.items():
             folder = clean.feed_ds_dir(name, ds)
             assert (folder / "_SUCCESS").exists() and (folder / "_SUCCESS").stat().st_size == 0
@@ -108,9 +110,9 @@ def test_formats_are_as_specified(clean: Settings) -> None:
 
 
 def test_order_invariants(clean: Settings) -> None:
-    con = _orders(clean)
-    products = clean.feed_ds_dir("products", DS[-1]) / "part-00000.csv"
-    creators = clean.feed_ds_dir("creators", DS[-1]) / "part-00000.csv"
+    con = _orders(clean, CLEAN_DS)
+    products = clean.feed_ds_dir("products", CLEAN_DS[-1]) / "part-00000.csv"
+    creators = clean.feed_ds_dir("creators", CLEAN_DS[-1]) / "part-00000.csv"
     con.execute(f"create table products as select * from read_csv('{products}', all_varchar=true)")
     con.execute(f"create table creators as select * from read_csv('{creators}', all_varchar=true)")
     wrong_shop = con.execute(
@@ -224,3 +226,25 @@ def test_real_ingest_agrees_with_the_manifest(faulty: Settings) -> None:
             )
         expected = {(b["file"], b["line"], b["reason_code"]) for b in m["malformed"]}
         assert {(Path(f).as_posix().split("landing/")[-1], n, c) for f, n, c in got} == expected
+
+
+def test_calibration_over_a_w30_window(clean: Settings) -> None:
+    """DESIGN §10 targets on 30 tiny days (docs/generator.md has the `small` figures)."""
+    from trust_dw.generate.calibration import report
+
+    r = report(clean, CLEAN_DS[-1])
+    p = r["platform"]
+    assert 0.30 <= p["brand_gmv_share"] <= 0.50
+    assert 0.55 <= p["repurchasing_buyer_share"] <= 0.75  # ≈ 65 % of buyers buy again in W30
+    assert p["fan_share_of_repeat_orders"] > 0.6  # ... mostly from fans (private domain)
+    assert 0.02 <= p["refund_rate"] <= 0.10  # refunds of a few percent ...
+    low, mid, high = p["shop_quality_refund_p10_p50_p90"]
+    assert low <= 0.005 and high >= 3 * mid and high >= 0.03  # ... with a minority of shops far worse
+    assert p["top20pct_shop_gmv_share"] >= 0.7  # long-tailed GMV per shop
+    assert p["top20pct_creator_distribution_gmv_share"] >= 0.6  # ... and per creator
+    assert 150 <= p["aov"] <= 450
+    assert set(r["shop_grades_scored"]) == {"excellent", "good", "fair", "poor"}
+    assert min(r["shop_grades_scored"].values()) >= 5
+    assert {"L0", "L1", "L2", "L3", "L4", "L5"} <= set(r["product_tiers"])
+    assert {"new_store", "climbing"} <= set(r["growth_stages"])
+    assert r["creator_scores"]["p90"] - r["creator_scores"]["p10"] >= 20

@@ -14,12 +14,13 @@ from trust_dw.config import Settings
 from trust_dw.feeds import FEED_NAMES, FEEDS
 from trust_dw.generate import activity, csvio, snapshots
 from trust_dw.generate.csvio import CsvPart
-from trust_dw.generate.faults import FAULT_KINDS, FaultInjector
-from trust_dw.generate.orders import OrderBook, to_table
+from trust_dw.generate.faults import DRIFT_ORDERS, FAULT_KINDS, FaultInjector, drop_table
+from trust_dw.generate.orders import OrderBook, OrderDrop
 from trust_dw.generate.scales import SCALES
 from trust_dw.generate.world import World, build_world
 
 PART_NAME = "part-00000.csv"
+ORDER_CHUNK_ROWS = 1_000_000
 _EPOCH = date(1970, 1, 1)
 
 
@@ -63,23 +64,31 @@ def _fresh_dir(path: Path) -> None:
     path.mkdir(parents=True)
 
 
-def _write(
-    path: Path,
-    table: pa.Table,
-    feed: str,
-    injector: FaultInjector,
-    extras: Callable[[CsvPart, pa.Table], None] | None = None,
-) -> CsvPart:
+def _write(path: Path, table: pa.Table, feed: str, injector: FaultInjector) -> CsvPart:
+    """One feed's file of the day: the clean rows, then any injected rows."""
     clean = table.num_rows
     table = injector.add_drift(feed, table)
     part = CsvPart(path, table.column_names)
     part.write_table(table)
-    if extras is not None:
-        extras(part, table)  # the table as written (with any drift column)
-    injector.malformed(feed, part, table)
+    injector.malformed(feed, part, clean, lambda positions: table.take(positions))
     part.close()
     injector.note_drift(feed, part)
     injector.note_file(feed, part, clean)
+    return part
+
+
+def _write_orders(path: Path, drop: OrderDrop, book: OrderBook, injector: FaultInjector) -> CsvPart:
+    """The orders CDC drop, formatted and written chunk by chunk (memory stays flat at `large`)."""
+    drift = injector.drift_values("orders", drop.n)
+    header = FEEDS["orders"].column_names + ([DRIFT_ORDERS] if drift is not None else [])
+    part = CsvPart(path, header)
+    for positions in drop.chunks(ORDER_CHUNK_ROWS):
+        part.write_table(drop_table(drop, positions, drift))
+    injector.orders_extras(part, drop, book, drift)
+    injector.malformed("orders", part, drop.n, lambda positions: drop_table(drop, positions, drift))
+    part.close()
+    injector.note_drift("orders", part)
+    injector.note_file("orders", part, drop.n)
     return part
 
 
@@ -95,16 +104,7 @@ def generate_day(
         _fresh_dir(folder)
 
     book.advance_to(day)
-    rows, updated = book.drop(day)
-    orders = to_table(rows, updated)
-    drift = injector.drift_column("orders")
-    _write(
-        folders["orders"] / PART_NAME,
-        orders,
-        "orders",
-        injector,
-        lambda part, written: injector.orders_extras(part, written, rows, book, drift),
-    )
+    _write_orders(folders["orders"] / PART_NAME, book.drop(day), book, injector)
     paid_today = book.cohorts[day]
     _write(
         folders["content_metrics"] / PART_NAME,

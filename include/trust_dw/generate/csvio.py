@@ -208,7 +208,9 @@ def _quoted(col: pa.Array) -> pa.Array:
 
 def lines(table: pa.Table) -> pa.Array:
     """One CSV line (with its newline) per row, each field quoted only if it needs it."""
-    cols = [_quoted(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c) for c in as_text(table).columns]
+    cols = [
+        _quoted(c.combine_chunks() if isinstance(c, pa.ChunkedArray) else c) for c in as_text(table).columns
+    ]
     joined = pc.binary_join_element_wise(*cols, lit(",")) if len(cols) > 1 else cols[0]
     return pc.binary_join_element_wise(joined, lit("\n"), lit(""))
 

@@ -9,6 +9,7 @@ The manifest ``landing/_faults/ds=YYYY-MM-DD.json`` lists each fault with its fi
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pyarrow as pa
 
 from trust_dw.generate import csvio
 from trust_dw.generate.csvio import CsvPart, day_start
-from trust_dw.generate.orders import Cohort, OrderBook, to_table
+from trust_dw.generate.orders import Cohort, OrderBook, OrderDrop, to_table
 from trust_dw.generate.rng import FAULTS, stream
 from trust_dw.generate.world import LIVE_DIST, VIDEO_DIST
 
@@ -56,7 +57,8 @@ KEY_COLUMN = {
     "content_metrics": ("content_id", "CTBAD"),
 }
 # Schema drift: which feed gets which unknown column, rotating by day.
-DRIFT = (("orders", "coupon_code"), ("products", "sku_count"), ("content_metrics", "device_type"))
+DRIFT_ORDERS = "coupon_code"
+DRIFT = (("orders", DRIFT_ORDERS), ("products", "sku_count"), ("content_metrics", "device_type"))
 
 
 def _ymd(day: int) -> str:
@@ -66,6 +68,13 @@ def _ymd(day: int) -> str:
 def _row(table: pa.Table, i: int) -> list[str | None]:
     """Row ``i`` as the text fields written to the file."""
     return list(csvio.as_text(table.slice(int(i), 1)).to_pylist()[0].values())
+
+
+def drop_table(drop: OrderDrop, positions: np.ndarray, drift: pa.Array | None) -> pa.Table:
+    """The drop's rows at ascending ``positions`` as written (with the drift column when there is one)."""
+    state, updated = drop.rows(positions)
+    table = to_table(state, updated)
+    return table if drift is None else table.append_column(DRIFT_ORDERS, drift.take(positions))
 
 
 @dataclass
@@ -133,18 +142,21 @@ class FaultInjector:
         target, column = DRIFT[self.day % len(DRIFT)]
         return column if target == feed else None
 
-    def add_drift(self, feed: str, table: pa.Table) -> pa.Table:
+    def drift_values(self, feed: str, n: int) -> pa.Array | None:
+        """Values of the drifted column for ``n`` rows (None if this feed does not drift today)."""
         column = self.drift_column(feed)
         if column is None:
-            return table
-        values = csvio.labels(
-            self.rng.integers(0, 3, table.num_rows).astype(np.int8), ["ios", "android", "web"]
-        )
+            return None
+        values = csvio.labels(self.rng.integers(0, 3, n).astype(np.int8), ["ios", "android", "web"])
         if column == "sku_count":
-            values = csvio.integers(self.rng.integers(1, 12, table.num_rows))
+            values = csvio.integers(self.rng.integers(1, 12, n))
         elif column == "coupon_code":
-            values = csvio.ids("CP", self.rng.integers(0, 10**6, table.num_rows), 6)
-        return table.append_column(column, values)
+            values = csvio.ids("CP", self.rng.integers(0, 10**6, n), 6)
+        return values
+
+    def add_drift(self, feed: str, table: pa.Table) -> pa.Table:
+        values = self.drift_values(feed, table.num_rows)
+        return table if values is None else table.append_column(self.drift_column(feed), values)
 
     def note_drift(self, feed: str, part: CsvPart) -> None:
         column = self.drift_column(feed)
@@ -160,13 +172,13 @@ class FaultInjector:
             )
 
     # --- orders: duplicates, late rows, orphans ---------------------------------------------------
-    def orders_extras(
-        self, part: CsvPart, table: pa.Table, rows: Cohort, book: OrderBook, drift: str | None
-    ) -> None:
-        n = table.num_rows
+    def orders_extras(self, part: CsvPart, drop: OrderDrop, book: OrderBook, drift: pa.Array | None) -> None:
+        n = drop.n
         if "duplicates" in self.kinds and n:
-            for i in np.sort(self.rng.choice(n, min(n, self._count(3, n, 1000)), replace=False)):
-                row = _row(table, i)
+            dup = np.sort(self.rng.choice(n, min(n, self._count(3, n, 1000)), replace=False))
+            table = drop_table(drop, dup, drift)
+            for j, i in enumerate(dup):
+                row = _row(table, j)
                 line = part.write_raw_row(row)
                 self.record.duplicates.append(
                     {"feed": "orders", "file": self._rel(part), "line": line, "kind": "same_file",
@@ -177,12 +189,12 @@ class FaultInjector:
         if "late" in self.kinds:
             self._late(part, book, drift)
         if "orphans" in self.kinds:
-            self._orphans(part, table, rows, book)
+            self._orphans(part, drop, book, drift)
 
-    def _with_drift(self, t: pa.Table, drift: str | None) -> pa.Table:
-        return self.add_drift("orders", t) if drift else t
+    def _with_drift(self, t: pa.Table, drift: pa.Array | None) -> pa.Table:
+        return self.add_drift("orders", t) if drift is not None else t
 
-    def _resend(self, part: CsvPart, book: OrderBook, drift: str | None) -> None:
+    def _resend(self, part: CsvPart, book: OrderBook, drift: pa.Array | None) -> None:
         """Re-send rows of yesterday's drop that are still the latest state of their order."""
         if self.day - 1 < book.world.start_day:
             return
@@ -206,7 +218,7 @@ class FaultInjector:
                  "original_line": int(original) + 2}
             )  # fmt: skip
 
-    def _late(self, part: CsvPart, book: OrderBook, drift: str | None) -> None:
+    def _late(self, part: CsvPart, book: OrderBook, drift: pa.Array | None) -> None:
         """Replay an order's state as of its payment after a newer row of it was already delivered."""
         before = day_start(self.day)
         cands = []
@@ -241,13 +253,15 @@ class FaultInjector:
                  "updated_at": row[1], "superseded_by_updated_at": newer_ts[j]}
             )  # fmt: skip
 
-    def _orphans(self, part: CsvPart, table: pa.Table, rows: Cohort, book: OrderBook) -> None:
+    def _orphans(self, part: CsvPart, drop: OrderDrop, book: OrderBook, drift: pa.Array | None) -> None:
         """Extra orders paid today whose shop, product or creator is not in the masters."""
-        paid_today = np.flatnonzero(rows.paid_day == self.day)
+        paid_today = drop.paid_today()
+        if not len(paid_today):
+            return
         col = {name: i for i, name in enumerate(part.header)}
         each = self._count(1, book.world.scale.orders_per_day, 2000)
-        distributed = (rows.channel == LIVE_DIST) | (rows.channel == VIDEO_DIST)
-        dist_rows = np.flatnonzero(distributed & (rows.paid_day == self.day))
+        channel = drop.parts[-1][0].channel
+        dist_rows = paid_today[(channel == LIVE_DIST) | (channel == VIDEO_DIST)]
         seq = 0
         for kind in ("unknown_shop", "unknown_product", "unknown_creator"):
             pool = dist_rows if kind == "unknown_creator" else paid_today
@@ -255,7 +269,7 @@ class FaultInjector:
                 continue
             for i in self.rng.choice(len(pool), min(each, len(pool)), replace=False):
                 seq += 1
-                row = _row(table, pool[int(i)])
+                row = _row(drop_table(drop, pool[[int(i)]], drift), 0)
                 row[col["order_id"]] = f"OORPH{_ymd(self.day)}{seq:05d}"
                 if kind == "unknown_shop":
                     row[col["shop_id"]] = f"SX{seq:05d}"
@@ -272,19 +286,24 @@ class FaultInjector:
                 )  # fmt: skip
 
     # --- malformed rows (any feed listed in MALFORMED) -------------------------------------------------
-    def malformed(self, feed: str, part: CsvPart, table: pa.Table) -> None:
-        if "malformed" not in self.kinds or feed not in MALFORMED or table.num_rows == 0:
+    def malformed(self, feed: str, part: CsvPart, n: int, rows: Callable[[np.ndarray], pa.Table]) -> None:
+        """Append row-level faults, each a copy of a clean row (``rows(positions)``) with one fault."""
+        if "malformed" not in self.kinds or feed not in MALFORMED or n == 0:
             return
         variants = MALFORMED[feed]
-        n = table.num_rows
         # at most 0.5 % of the clean rows, so a day with malformed rows still passes the 1 % gate
         k = max(1, min(len(variants) * (1 + n // 20_000), n // 200, MAX_PER_KIND))
         key_col, key_prefix = KEY_COLUMN[feed]
         col = {name: i for i, name in enumerate(part.header)}
         sources = self.rng.choice(n, k, replace=True)
-        for j, src in enumerate(sources):
+        order = np.argsort(sources, kind="stable")
+        table = rows(sources[order])
+        text = [None] * k
+        for pos, j in enumerate(order):
+            text[j] = _row(table, pos)
+        for j in range(k):
             reason, column, bad = variants[j % len(variants)]
-            row = _row(table, src)
+            row = text[j]
             row[col[key_col]] = f"{key_prefix}{_ymd(self.day)}{j + 1:05d}"
             if column is None:
                 row = row[:-1] if bad == "drop_last_field" else [*row, "surplus"]

@@ -7,6 +7,7 @@ an event on D, carrying the order's full state at the end of D; ``updated_at`` i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -182,7 +183,7 @@ def sample_cohort(world: World, day: int) -> Cohort:
     paid_at = day_start(day) + np.floor(clock * H).astype(np.int64)
     paid_at = np.clip(paid_at, day_start(day), day_start(day + 1) - 1)
 
-    life = _lifecycle(rng, paid_at, shops.badness[shop], shops.rank[shop])
+    life = _lifecycle(rng, paid_at, shops.badness[shop])
     return Cohort(
         paid_day=np.full(n, day, dtype=np.int32),
         number=np.arange(1, n + 1, dtype=np.int64),
@@ -199,9 +200,8 @@ def sample_cohort(world: World, day: int) -> Cohort:
     )
 
 
-def _lifecycle(rng: np.random.Generator, paid: np.ndarray, b: np.ndarray, rank: np.ndarray) -> dict:
+def _lifecycle(rng: np.random.Generator, paid: np.ndarray, b: np.ndarray) -> dict:
     n = len(paid)
-    none = np.full(n, NONE, dtype=np.int64)
     cancelled = rng.random(n) < 0.02 + 0.04 * b
     cancelled_at = np.where(
         cancelled, paid + np.minimum(rng.exponential(2 * H, n), 20 * H).astype(np.int64) + 60, NONE
@@ -278,7 +278,6 @@ def _lifecycle(rng: np.random.Generator, paid: np.ndarray, b: np.ndarray, rank: 
     positive = rng.choice([3, 4, 5], n, p=[0.10, 0.25, 0.65])
     rating = np.where(negative, rng.integers(1, 3, n), positive)
     review_rating = np.where(reviews, rating, 0).astype(np.int8)
-    del none, rank
     return {
         "cancelled_at": cancelled_at,
         "shipped_at": shipped_at,
@@ -348,13 +347,50 @@ class OrderBook:
             if p < day - 1 and not alive.all():
                 self.cohorts[p] = c.take(np.flatnonzero(alive))
 
-    def drop(self, day: int) -> tuple[Cohort, np.ndarray]:
-        """The CDC rows of ``day``: state at the end of the day, with updated_at."""
+    def drop(self, day: int) -> OrderDrop:
+        """The CDC rows of ``day`` (one per order with an event on the day), in file order."""
         lo, hi = day_start(day), day_start(day + 1)
-        parts = [c.take(np.flatnonzero(c.touched_between(lo, hi))) for _, c in sorted(self.cohorts.items())]
-        parts = [p for p in parts if len(p)]
-        if not parts:
-            empty = self.cohorts[min(self.cohorts)].take(np.array([], dtype=np.int64))
-            return empty, np.array([], dtype=np.int64)
-        rows = Cohort.concat(parts)
-        return rows.as_of(hi - 1)
+        parts = []
+        for _, c in sorted(self.cohorts.items()):
+            touched = np.flatnonzero(c.touched_between(lo, hi))
+            if len(touched):
+                parts.append((c, touched))
+        return OrderDrop(day, parts)
+
+
+class OrderDrop:
+    """A day's CDC rows, materialised chunk by chunk (state at the end of the day + updated_at).
+
+    Rows are addressed by their position in the file (0 = first data row): cohorts in paid-day order,
+    orders in number order within a cohort.
+    """
+
+    def __init__(self, day: int, parts: list[tuple[Cohort, np.ndarray]]):
+        self.day = day
+        self.parts = parts
+        self.offsets = np.cumsum([0] + [len(idx) for _, idx in parts])
+        self.n = int(self.offsets[-1])
+
+    def rows(self, positions: np.ndarray) -> tuple[Cohort, np.ndarray]:
+        """The rows at ascending ``positions``: their state and updated_at."""
+        positions = np.asarray(positions, dtype=np.int64)
+        pieces = []
+        for k, (cohort, idx) in enumerate(self.parts):
+            lo, hi = np.searchsorted(positions, self.offsets[k : k + 2])
+            if hi > lo:
+                pieces.append(cohort.take(idx[positions[lo:hi] - self.offsets[k]]))
+        if not pieces:
+            pieces = [self.parts[0][0].take(np.array([], dtype=np.int64))] if self.parts else []
+        if not pieces:
+            raise ValueError("no orders to take rows from")
+        return Cohort.concat(pieces).as_of(day_start(self.day + 1) - 1)
+
+    def chunks(self, size: int) -> Iterator[np.ndarray]:
+        for start in range(0, self.n, size):
+            yield np.arange(start, min(start + size, self.n))
+
+    def paid_today(self) -> np.ndarray:
+        """Positions of the orders paid on the drop's day (the last cohort)."""
+        if not self.parts or self.parts[-1][0].paid_day[0] != self.day:
+            return np.array([], dtype=np.int64)
+        return np.arange(self.offsets[-2], self.offsets[-1])

@@ -56,8 +56,9 @@ class Calibration:
     """Knobs tuned so the §10 targets hold and the §5 scores spread (see docs/generator.md)."""
 
     # Shop GMV shares follow a Zipf-Mandelbrot law over a random ranking: (rank + r0) ** -alpha.
-    shop_alpha: float = 1.25
+    shop_alpha: float = 1.15
     shop_r0: float = 2.5
+    shop_sigma: float = 0.8  # lognormal noise on the body's shares (so ranks are not a perfect Zipf)
     # Share of shops that opened recently (≤ 75 days before start, or up to 45 days after it).
     new_shop_share: float = 0.08
     new_shop_zero_fans_share: float = 0.75
@@ -69,7 +70,7 @@ class Calibration:
     creator_alpha: float = 1.1
     creator_r0: float = 5.0
     # Minority of bad shops (quality latent drawn far worse), DESIGN §10.
-    bad_shop_share: float = 0.12
+    bad_shop_share: float = 0.08
     # Buyers: population = orders/day * 30 / this; fan buyers re-buy `repeat` times per 30 days.
-    orders_per_buyer_30d: float = 3.0
+    orders_per_buyer_30d: float = 2.2
     nonfan_buyer_skew: float = 1.6

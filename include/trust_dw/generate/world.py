@@ -160,7 +160,7 @@ def _shops(scale: Scale, start: int, rng: np.random.Generator, cal: Calibration)
     rank = rng.permutation(n) + 1
     n_head = min(len(HEAD_SHARES), max(n // 20, 1))
     head = rank <= n_head
-    body_raw = (rank + cal.shop_r0).astype(float) ** -cal.shop_alpha * rng.lognormal(0.0, 1.0, n)
+    body_raw = (rank + cal.shop_r0).astype(float) ** -cal.shop_alpha * rng.lognormal(0.0, cal.shop_sigma, n)
     body_raw[head] = 0.0
     head_total = sum(HEAD_SHARES[:n_head])
     share = body_raw / body_raw.sum() * (1.0 - head_total)
@@ -183,7 +183,7 @@ def _shops(scale: Scale, start: int, rng: np.random.Generator, cal: Calibration)
     )
 
     bad = (~head) & (rng.random(n) < cal.bad_shop_share)
-    badness = np.where(bad, rng.uniform(0.55, 1.0, n), rng.beta(1.3, 5.0, n))
+    badness = np.where(bad, rng.uniform(0.55, 1.0, n), rng.beta(1.3, 6.0, n))
     badness = np.where(head, rng.uniform(0.0, 0.08, n), badness)
 
     # Brand shops: the head majors (except the white-label giant), then shops of the body in random
@@ -214,12 +214,10 @@ def _shops(scale: Scale, start: int, rng: np.random.Generator, cal: Calibration)
     account = np.full(n, -1, dtype=np.int64)
     account[has_account] = np.arange(int(has_account.sum()))
 
-    alpha = np.where(has_account[:, None], [[3.0, 3.0, 1.5, 2.5]], [[0.0, 3.0, 1.5, 3.0]])
     mix = np.zeros((n, 4))
     mix[has_account] = rng.dirichlet([3.0, 3.0, 1.5, 2.5], int(has_account.sum()))
     rest = rng.dirichlet([3.0, 1.5, 3.0], int((~has_account).sum()))
     mix[~has_account, 1:] = rest
-    del alpha
 
     status_day = np.full(n, NEVER, dtype=np.int32)
     status_after = np.zeros(n, dtype=np.int8)
