@@ -2,8 +2,8 @@
 
 ``build_warehouse`` writes, for each ds: the five ``marts`` candidate tables with hand-made rows that pass
 every gate check, the ingest ledger, the W30 shop window the coverage check reads, and the seeds the gate
-reads (``seeds.gate_thresholds`` straight from the repo's CSV, and the flow pools). Tests break one thing
-at a time with a SQL statement (:func:`mutate`).
+reads (``seeds.gate_thresholds`` and the flow pool seeds, straight from the repo's CSV files).
+Tests break one thing at a time with a SQL statement (:func:`mutate`).
 """
 
 from __future__ import annotations
@@ -53,13 +53,6 @@ PROVIDERS = [
     ("V002", "core_base", 58.0, "B", "warn", 2, 1_200_000.0),
     ("V003", "local_quality", 41.0, "C", "exit", 1, 9_000.0),
 ]
-# pool_id, daily_impressions, part_order, recipient_type, share, cap  (DESIGN §6)
-POOLS = [
-    ("chuanliu", 164_383_561, 1, "shop", "0.7", "0.05"),
-    ("chuanliu", 164_383_561, 2, "creator", "0.3", "0.05"),
-    ("cold_start", 54_794_520, 1, "shop", "1.0", "0.02"),
-    ("selected_goods", 27_397_260, 1, "product", "1.0", "0.01"),
-]
 # pool_id, recipient_type, recipient_id, weight, impressions, capped — caps: chuanliu shops 5,753,424,
 # creators 2,465,753; cold_start 1,095,890; selected_goods 273,972. Σ per pool = its budget.
 FLOW = [
@@ -74,6 +67,12 @@ FLOW = [
     ("selected_goods", "product", "P007", 2.7e7, 273_972, True),
     ("selected_goods", "reserve", "reserve", None, 27_123_288, False),
 ]
+SEEDS = {
+    "gate_thresholds": "quality/gate_thresholds.csv",
+    "flow_pools": "flow/flow_pools.csv",
+    "flow_pool_parts": "flow/flow_pool_parts.csv",
+    "flow_eligibility_rules": "flow/flow_eligibility_rules.csv",
+}
 POOL_BUDGET = {"chuanliu": 164_383_561, "cold_start": 54_794_520, "selected_goods": 27_397_260}
 
 SHOP_INDICATORS = (
@@ -105,7 +104,8 @@ create table if not exists marts.shop_scores_daily (
     {shop_indicators},
     product_experience_score decimal(5, 2), logistics_score decimal(5, 2), after_sales_score decimal(5, 2),
     deductions decimal(5, 2), experience_score decimal(5, 2), stars decimal(3, 2), grade varchar,
-    score_status varchar, rights varchar[], settlement_days integer, growth_stage varchar,
+    score_status varchar, effective_score decimal(5, 2), rights varchar[], settlement_days integer,
+    growth_stage varchar,
     self_broadcast_share double, distribution_share double, shelf_share double, fan_share double,
     repeat_buyer_rate double
 );
@@ -113,7 +113,8 @@ create table if not exists marts.creator_scores_daily (
     ds date, creator_id varchar, cohort_orders bigint, gmv decimal(18, 2),
     {creator_indicators},
     content_score decimal(5, 2), sold_goods_score decimal(5, 2), trust_score decimal(5, 2),
-    deductions decimal(5, 2), reputation_score decimal(5, 2), stars decimal(3, 2), score_status varchar
+    deductions decimal(5, 2), reputation_score decimal(5, 2), stars decimal(3, 2), score_status varchar,
+    effective_score decimal(5, 2)
 );
 create table if not exists marts.product_tiers_daily (
     ds date, product_id varchar, shop_id varchar, category varchar, cohort_orders bigint, gmv decimal(18, 2),
@@ -129,15 +130,11 @@ create table if not exists marts.flow_allocation_daily (
     ds date, effective_ds date, pool_id varchar, recipient_type varchar, recipient_id varchar,
     weight decimal(38, 10), impressions bigint, share decimal(18, 12), rank integer, capped boolean
 );
-create or replace table intermediate.int_shop_window__w30 (shop_id varchar, cohort_orders bigint);
+create table if not exists intermediate.int_shop_window__w30 (ds date, shop_id varchar, cohort_orders bigint);
 create table if not exists ingest.load_ledger (
     feed varchar, ds date, status varchar, files integer, rows_read bigint, rows_loaded bigint,
     rows_quarantined bigint, quarantine_share double, drift_columns varchar[], message varchar,
     loaded_at timestamptz
-);
-create or replace table seeds.flow_pools (
-    pool_id varchar, daily_impressions bigint, part_order integer, recipient_type varchar,
-    share double, cap double
 );
 """
 
@@ -158,6 +155,8 @@ def write_ds(con: duckdb.DuckDBPyConnection, ds: str, shift: float = 0.0) -> Non
     for table in ("provider_tiers_daily", "flow_allocation_daily"):
         con.execute(f"delete from marts.{table} where ds = ?", [ds])
     con.execute("delete from ingest.load_ledger where ds = ?", [ds])
+    con.execute("delete from intermediate.int_shop_window__w30 where ds = ?", [ds])
+    _insert(con, "intermediate.int_shop_window__w30", [(ds, s[0], s[7]) for s in SHOPS])
     ind_shop = [v for _ in SHOP_INDICATORS for v in (0.01, 80.0)]
     ind_creator = [v for _ in CREATOR_INDICATORS for v in (0.05, 70.0)]
     _insert(
@@ -165,7 +164,8 @@ def write_ds(con: duckdb.DuckDBPyConnection, ds: str, shift: float = 0.0) -> Non
         "marts.shop_scores_daily",
         [
             (ds, sid, orders, 1000.0 * orders, *ind_shop, 80.0, 75.0, 90.0, 0.0, score + shift, stars,
-             grade, status, ["fake_one_pay_ten"], days, stage, 0.2, 0.5, 0.3, 0.4, 0.6)
+             grade, status, score + shift if status == "scored" else 70.0, ["fake_one_pay_ten"], days, stage,
+             0.2, 0.5, 0.3, 0.4, 0.6)
             for sid, score, grade, status, stars, days, stage, orders in SHOPS
         ],
     )  # fmt: skip
@@ -174,7 +174,8 @@ def write_ds(con: duckdb.DuckDBPyConnection, ds: str, shift: float = 0.0) -> Non
         "marts.creator_scores_daily",
         [
             (ds, cid, orders, 500.0 * orders, *ind_creator, 70.0, 75.0, 60.0, 0.0, score + shift,
-             None if status == "provisional" else round(3 + 2 * (score + shift) / 100, 2), status)
+             None if status == "provisional" else round(3 + 2 * (score + shift) / 100, 2), status,
+             score + shift if status == "scored" else 70.0)
             for cid, score, status, orders in CREATORS
         ],
     )  # fmt: skip
@@ -217,7 +218,6 @@ def write_ds(con: duckdb.DuckDBPyConnection, ds: str, shift: float = 0.0) -> Non
 
 def build_warehouse(settings: Settings, dates: tuple[str, ...] = DATES) -> Path:
     """Create the working file of ``settings`` with good candidates for every ds of ``dates``."""
-    gate_seed = settings.repo_root / "dbt_project" / "seeds" / "quality" / "gate_thresholds.csv"
     with connect(settings) as con:
         con.execute(
             DDL.format(
@@ -225,13 +225,11 @@ def build_warehouse(settings: Settings, dates: tuple[str, ...] = DATES) -> Path:
                 creator_indicators=_indicator_columns(CREATOR_INDICATORS),
             )
         )
-        con.execute(
-            "create or replace table seeds.gate_thresholds as "
-            "select threshold::varchar as threshold, value::double as value, description::varchar "
-            f"as description from read_csv('{gate_seed}', header = true)"
-        )
-        _insert(con, "seeds.flow_pools", [(p, b, o, t, float(s), float(c)) for p, b, o, t, s, c in POOLS])
-        _insert(con, "intermediate.int_shop_window__w30", [(s[0], s[7]) for s in SHOPS])
+        for name, csv in SEEDS.items():  # the repo's own seed files, as dbt seed loads them
+            path = settings.repo_root / "dbt_project" / "seeds" / csv
+            con.execute(
+                f"create or replace table seeds.{name} as select * from read_csv('{path}', header = true)"
+            )
         for i, ds in enumerate(dates):
             write_ds(con, ds, shift=float(i) / 4)
     return settings.warehouse_path

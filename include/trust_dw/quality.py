@@ -347,6 +347,8 @@ def _describe_failure(result, id_columns: tuple[str, ...]) -> str:
     if res.get("partial_unexpected_index_list") and id_columns:
         shown = res["partial_unexpected_index_list"][:5]
         parts.append(", ".join(json.dumps(row, default=str, sort_keys=True) for row in shown))
+    elif res.get("partial_missing_list"):
+        parts.append(f"missing {json.dumps(res['partial_missing_list'][:5], default=str)}")
     elif res.get("partial_unexpected_list"):
         parts.append(f"e.g. {json.dumps(res['partial_unexpected_list'][:5], default=str)}")
     elif "observed_value" in res:
