@@ -24,6 +24,8 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
+from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, Field
 
@@ -238,6 +240,18 @@ def create_app(exports_dir: Path | None = None) -> FastAPI:
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content=exc.body.model_dump(mode="json"))
 
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        """An unknown table is a missing resource (404, naming the tables that exist); the rest is 422."""
+        for error in exc.errors():
+            if tuple(error.get("loc", ()))[:2] == ("path", "table"):
+                known = ", ".join(t.value for t in PublishedTable)
+                body = ErrorBody(
+                    error="not_found", detail=f"unknown table {error.get('input')!r}; tables: {known}"
+                )
+                return JSONResponse(status_code=404, content=body.model_dump(mode="json"))
+        return await request_validation_exception_handler(request, exc)
+
     def partition_or_404(table: PublishedTable, ds: date | None) -> Partition:
         if ds is None:
             ds = store.latest(table)
@@ -269,7 +283,7 @@ def create_app(exports_dir: Path | None = None) -> FastAPI:
         """Every published table with its visible dates."""
         return TablesOut(tables=[table_dates(t) for t in PublishedTable])
 
-    @app.get("/v1/tables/{table}/dates", response_model=TableDates, tags=["snapshots"])
+    @app.get("/v1/tables/{table}/dates", response_model=TableDates, responses=NOT_FOUND, tags=["snapshots"])
     def list_dates(table: PublishedTable) -> TableDates:
         return table_dates(table)
 
