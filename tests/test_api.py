@@ -299,6 +299,16 @@ def test_bad_parameters_are_422(client: httpx.Client, path: str) -> None:
     assert resp.json()["detail"][0]["loc"][0] in {"query", "path"}
 
 
+def test_422_messages_say_what_is_wrong_in_words(client: httpx.Client) -> None:
+    detail = client.get("/v1/shops/S001/score", params={"ds": "2026-13-40"}).json()["detail"][0]
+    assert detail["loc"] == ["query", "ds"]
+    assert detail["msg"] == "'2026-13-40' is not a real date YYYY-MM-DD between 2000-01-01 and 2099-12-31"
+    detail = client.get("/v1/tables/shop_scores_daily/abc/manifest").json()["detail"][0]
+    assert detail["loc"] == ["path", "ds"] and "'abc' is not a real date" in detail["msg"]
+    detail = client.get("/v1/flow/chuanliu", params={"limit": 0}).json()["detail"][0]
+    assert detail["loc"] == ["query", "limit"] and "greater than or equal to 1" in detail["msg"]
+
+
 def test_incomplete_partition_is_invisible(client: httpx.Client, home: Path) -> None:
     partial = home / "exports/shop_scores_daily" / f"ds={INCOMPLETE_DS}"
     assert (partial / "part-0.parquet").is_file() and not (partial / "_SUCCESS").exists()

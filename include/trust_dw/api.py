@@ -24,7 +24,7 @@ from typing import Annotated, Any
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi import Path as PathParam
-from fastapi.exception_handlers import request_validation_exception_handler
+from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, Field
@@ -250,7 +250,8 @@ def create_app(exports_dir: Path | None = None) -> FastAPI:
                     error="not_found", detail=f"unknown table {error.get('input')!r}; tables: {known}"
                 )
                 return JSONResponse(status_code=404, content=body.model_dump(mode="json"))
-        return await request_validation_exception_handler(request, exc)
+        errors = [_plain_error(e) for e in exc.errors()]
+        return JSONResponse(status_code=422, content=jsonable_encoder({"detail": errors}))
 
     def partition_or_404(table: PublishedTable, ds: date | None) -> Partition:
         if ds is None:
@@ -318,7 +319,7 @@ def create_app(exports_dir: Path | None = None) -> FastAPI:
         """Download ``part-0.parquet`` with a strong ETag (the manifest's sha256)."""
         part = partition_or_404(table, ds)
         etag = f'"{part.sha256}"'
-        headers = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+        headers = {"ETag": etag, "Cache-Control": "no-cache"}  # a rerun may republish: revalidate
         if if_none_match is not None and _etag_matches(if_none_match, etag):
             return Response(status_code=304, headers=headers)
         return FileResponse(
@@ -401,6 +402,28 @@ def create_app(exports_dir: Path | None = None) -> FastAPI:
         )
 
     return app
+
+
+PATTERN_MESSAGES = {
+    "ds": f"is not a real date YYYY-MM-DD between {MIN_DS} and {MAX_DS}",
+    "pool_id": "is not a pool id (1–64 of a–z, 0–9, _)",
+}
+
+
+def _plain_error(error: dict[str, Any]) -> dict[str, Any]:
+    """FastAPI's validation error, with a plain message instead of a regex for pattern mismatches."""
+    loc = tuple(error.get("loc", ()))
+    if error.get("type") == "string_pattern_mismatch" and loc:
+        what = PATTERN_MESSAGES.get(str(loc[-1]), "is not a valid id (1–128 of A–Z, a–z, 0–9, _ . : -)")
+        return {
+            "type": "invalid_format",
+            "loc": loc,
+            "msg": f"{error.get('input')!r} {what}",
+            "input": error.get("input"),
+        }
+    error = dict(error)
+    error.pop("ctx", None)  # holds the raw exception for value errors: nothing a client can use
+    return error
 
 
 def _etag_matches(if_none_match: str, etag: str) -> bool:
