@@ -220,6 +220,44 @@ def test_row_faults_are_quarantined_with_reason_line_and_raw_row(settings: Setti
     assert raw == csv_text([rows[1]]).splitlines()[1]
 
 
+def test_timestamp_shapes_need_an_offset_and_numbers_are_strict(settings: Settings) -> None:
+    accepted = {
+        "z": ("2026-01-01T01:00:00Z", "10.00"),
+        "compact": ("2026-01-01 09:00:00.250+0800", "10.5"),
+        "hours": ("2026-01-01T09:00+08", "7"),
+        "negative": ("2025-12-31T13:00:00-12:00", "12.300"),
+    }
+    rejected = {
+        "nooffset": ("2026-01-01T09:00:00", "10.00"),
+        "badhour": ("2026-01-01T25:00:00+08:00", "10.00"),
+        "unpadded": ("2026-1-01T09:00:00+08:00", "10.00"),
+        "dateonly": ("2026-01-01", "10.00"),
+        "exponent": ("2026-01-01T09:00:00+08:00", "1e3"),
+        "comma": ("2026-01-01T09:00:00+08:00", "1,000.00"),
+    }
+    rows = [
+        order(order_id=k, paid_at=ts, pay_amount=amount)
+        for k, (ts, amount) in {**accepted, **rejected}.items()
+    ]
+    land(settings, "orders", {"a.csv": csv_text(rows)})
+    assert ingest_feed(settings, "orders", DS).rows_loaded == len(accepted)
+    loaded = dict(query(settings, "select order_id, paid_at from raw.orders"))
+    assert loaded == {
+        "z": datetime(2026, 1, 1, 1, tzinfo=UTC),
+        "compact": datetime(2026, 1, 1, 1, 0, 0, 250000, tzinfo=UTC),
+        "hours": datetime(2026, 1, 1, 1, tzinfo=UTC),
+        "negative": datetime(2026, 1, 1, 1, tzinfo=UTC),
+    }
+    assert [(line, code, detail.split("=")[0]) for _, line, code, detail in quarantine(settings)] == [
+        (6, "unparseable_value", "paid_at"),
+        (7, "unparseable_value", "paid_at"),
+        (8, "unparseable_value", "paid_at"),
+        (9, "unparseable_value", "paid_at"),
+        (10, "unparseable_value", "pay_amount"),
+        (11, "unparseable_value", "pay_amount"),
+    ]
+
+
 def test_orders_duplicates_are_loaded_but_snapshot_keys_are_not(settings: Settings) -> None:
     land(
         settings,

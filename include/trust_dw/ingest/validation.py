@@ -64,7 +64,13 @@ def _typed_expr(column: Column, raw: str) -> str:
     elif t == DATE:
         pattern = "[0-9]{4}-[0-9]{2}-[0-9]{2}"
     elif t == TIMESTAMPTZ:
-        pattern = _TIMESTAMP
+        # Fast path for the canonical shape 2026-01-01T10:00:00+08:00 (every field at a fixed width, so
+        # strptime is as strict as the pattern and ~2x cheaper than regex + cast); other shapes below.
+        return (
+            f"case when {raw} like '____-__-__T__:__:__+__:__' or {raw} like '____-__-__T__:__:__-__:__' "
+            f"then try_strptime({raw}, '%Y-%m-%dT%H:%M:%S%z') "
+            f"when regexp_full_match({raw}, {quote_str(_TIMESTAMP)}) then try_cast({raw} as {t}) end"
+        )
     else:  # pragma: no cover - feeds.py only uses the types above
         raise ValueError(f"no parser for type {t}")
     return f"case when regexp_full_match({raw}, {quote_str(pattern)}) then try_cast({raw} as {t}) end"
@@ -221,12 +227,18 @@ with typed as (
         {typed_cols}
     from {source}
 ),
-checked as (
+coded as (
     select
         *,
-        case {code_case} end as _reason_code,
-        case {detail_case} end as _reason_detail
+        case {code_case} end as _reason_code
     from typed
+),
+checked as (
+    -- the detail is only worked out for the (few) rows with a fault
+    select
+        *,
+        case when _reason_code is not null then case {detail_case} end end as _reason_detail
+    from coded
 ){dedup_cte}
 {final.strip()}
 """
