@@ -4,10 +4,11 @@ Only a ds whose gate passed (``gx/gate/ds=<ds>.json``, written by :func:`trust_d
 published, and only if the candidate rows are still exactly those the gate saw (row count and hash).
 
 Per table: ``exports/<table>/ds=<ds>/`` holds ``part-0.parquet``, ``_manifest.json`` and ``_SUCCESS``. The
-folder is written as ``exports/<table>/.staging-<ds>-<uuid>`` and renamed into place (an existing ds is
-renamed away first and deleted after), so a reader or the serving views' glob (``ds=*``) never sees a
-half-written partition. Then ``exports/<table>/LATEST`` (the newest published ds, via temp file + rename;
-a backfill of an older ds never moves it back). Last, the serving file ``serving/trust_dw.duckdb`` —
+folder is written as ``exports/<table>/.staging-<ds>-<uuid>`` and renamed into place; an existing ds is
+swapped with it in one atomic exchange (or, where the OS cannot, renamed away first) and deleted after, so
+a reader or the serving views' glob (``ds=*``) never sees a half-written partition. Then, once every table
+is in place, ``exports/<table>/LATEST`` (the newest published ds, via temp file + rename; a backfill of an
+older ds never moves it back). Last, the serving file ``serving/trust_dw.duckdb`` —
 views over the snapshots, no data — is built as a new file and swapped in with ``os.replace``.
 
 Parquet files are deterministic: rows sorted by the table's key, one fixed writer configuration, no
@@ -17,6 +18,8 @@ varies by run (run id, time, code version) lives in the manifest only, never in 
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -69,6 +72,8 @@ FORMAT_VERSION = 1
 # DuckDB 2.0 writes storage v69, which DuckDB 1.x (most BI drivers) cannot open (DESIGN §11). The serving
 # file holds only views, so the oldest stable storage format costs nothing and opens in DuckDB ≥ 1.0.
 SERVING_STORAGE_VERSION = "v1.0.0"
+_AT_FDCWD = -100
+_RENAME_EXCHANGE = 2
 
 
 class NotAudited(RuntimeError):
@@ -197,11 +202,15 @@ def write_partition(
         (staging / SUCCESS_FILE).write_bytes(b"")
         _fsync_dir(staging)
         final = partition_dir(settings, table, ds)
-        replaced = None
-        if final.exists():
+        if final.exists() and _exchange(staging, final):
+            replaced = staging  # after the swap the staging name holds the old partition
+        elif final.exists():
             replaced = table_dir / f"{REPLACED_PREFIX}{ds}-{uuid.uuid4().hex}"
             os.rename(final, replaced)
-        os.rename(staging, final)
+            os.rename(staging, final)
+        else:
+            replaced = None
+            os.rename(staging, final)
         _fsync_dir(table_dir)
         if replaced is not None:
             shutil.rmtree(replaced)
@@ -209,6 +218,24 @@ def write_partition(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return PublishedPartition(table=table, ds=ds, rows=data.num_rows, sha256=digest, path=final)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two directories in one atomic step (Linux ``renameat2(RENAME_EXCHANGE)``).
+
+    Replacing a partition by "rename old away, rename new in" leaves an instant where ``ds=<ds>`` does not
+    exist, and a BI query globbing ``ds=*`` then would miss that day. The exchange has no such instant.
+    Returns False where the call or the filesystem does not support it (the caller falls back).
+    """
+    renameat2 = getattr(ctypes.CDLL(None, use_errno=True), "renameat2", None)
+    if renameat2 is None:
+        return False
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(b))
 
 
 def _fsync_dir(path: Path) -> None:
