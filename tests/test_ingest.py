@@ -7,6 +7,8 @@ import csv
 import io
 import json
 import re
+import subprocess
+import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +23,7 @@ from trust_dw.ingest import (
     BadFileError,
     FeedNotReady,
     IngestBatchError,
+    IngestError,
     feed_ready,
     ingest_ds,
     ingest_feed,
@@ -340,6 +343,40 @@ def test_malformed_rows_keep_their_physical_line_with_quoted_newlines_and_blank_
     assert query(settings, "select shop_name from raw.shops where shop_id = 's2'") == [
         ("Shop\nwith a newline",)
     ]
+
+
+def test_crlf_and_bom_files_keep_their_line_numbers_and_raw_rows(settings: Settings) -> None:
+    text = csv_text([SHOP, {**SHOP, "shop_id": "s2", "status": "gone"}]).replace("\n", "\r\n")
+    land(settings, "shops", {"a.csv": b"\xef\xbb\xbf" + text.encode()})
+    assert ingest_feed(settings, "shops", DS).rows_loaded == 1
+    assert query(settings, "select shop_id, status, _source_line from raw.shops") == [("s1", "active", 2)]
+    assert query(settings, "select source_line, reason_code, raw_row from ingest.quarantine") == [
+        (3, "invalid_enum", text.split("\r\n")[2])
+    ]
+
+
+HOLD_FILE = """
+import sys, duckdb
+con = duckdb.connect(sys.argv[1])
+print("holding", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_second_writer_gets_a_clear_error(settings: Settings) -> None:
+    land(settings, "shops", {"a.csv": csv_text([SHOP])})
+    settings.warehouse_path.parent.mkdir(parents=True, exist_ok=True)
+    holder = subprocess.Popen(  # another process (e.g. dbt) holds the working file
+        [sys.executable, "-c", HOLD_FILE, str(settings.warehouse_path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout.readline() == b"holding\n"
+        with pytest.raises(IngestError, match=r"cannot open the working file .* \(one writer at a time"):
+            ingest_ds(settings, DS, ["shops"])
+    finally:
+        holder.communicate(b"done\n", timeout=60)
 
 
 def test_truncated_file_cut_mid_row_quarantines_the_partial_row(settings: Settings) -> None:

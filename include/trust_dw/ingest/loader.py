@@ -115,7 +115,13 @@ def _connection(settings: Settings, con: duckdb.DuckDBPyConnection | None):
     if con is not None:
         yield con
         return
-    own = connect(settings)
+    try:
+        own = connect(settings)
+    except duckdb.IOException as exc:
+        raise IngestError(
+            f"cannot open the working file {settings.warehouse_path} for writing: {exc} "
+            "(one writer at a time: is dbt or another ingest running?)"
+        ) from None
     try:
         yield own
     finally:
