@@ -185,11 +185,7 @@ def _checked_recipients(recipient_type: str, recipients: Iterable[tuple[str, Wei
     """recipient_id → exact weight, zero weights dropped; refuses inexact, negative or repeated entries."""
     seen: dict[str, Fraction] = {}
     for rid, raw_weight in recipients:
-        weight = (
-            raw_weight
-            if isinstance(raw_weight, Fraction)
-            else exact(raw_weight, f"weight of {recipient_type} {rid!r}")
-        )
+        weight = exact(raw_weight, f"weight of {recipient_type} {rid!r}")
         if weight < 0:
             raise ValueError(f"weight of {recipient_type} {rid!r} is negative: {raw_weight}")
         if rid in seen:
@@ -240,7 +236,8 @@ class Recipient:
 
 
 def allocation_table(ds: date, pool_parts: Iterable[PoolPart], recipients: Iterable[Recipient]) -> pa.Table:
-    """Allocate every pool for ``ds`` (published for ``ds + 1``); rows sorted by pool, type, rank, id."""
+    """Allocate every pool for ``ds`` (published for ``ds + 1``): rows by pool, part order and rank, each
+    pool's reserve row last."""
     pools: dict[str, list[PoolPart]] = {}
     for pp in pool_parts:
         pools.setdefault(pp.pool_id, []).append(pp)
