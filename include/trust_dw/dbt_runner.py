@@ -156,7 +156,7 @@ def build(settings: Settings, ds: str, select: str | None = None, full_refresh: 
             lines = [f"  {n}: {result.node_statuses[n]} - {result.node_messages.get(n, '')}" for n in failed]
             detail = "\n".join(lines)
         else:
-            detail = f"  {exc!r}" if exc else "  (no node result; see dbt logs)"
+            detail = f"  {type(exc).__name__}: {exc}" if exc else "  (no node result; see dbt logs)"
         raise DbtError(
             f"dbt build failed for ds={result.ds}: {len(failed)} failed node(s), "
             f"{len(result.skipped_nodes)} skipped because of them:\n{detail}\n"

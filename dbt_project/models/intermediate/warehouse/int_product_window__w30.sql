@@ -61,8 +61,9 @@ price_moments as (
     select
         product_id,
         cast(count(*) as bigint) as sale_days,
-        sum(unit_price) as sum_price,
-        sum(unit_price * unit_price) as sum_price_squared
+        cast(sum(unit_price) as decimal(38, 6)) as sum_price,
+        cast(sum(cast(unit_price as decimal(38, 6)) * cast(unit_price as decimal(38, 6))) as decimal(38, 12))
+            as sum_price_squared
 
     from daily_prices
     group by product_id
@@ -76,7 +77,10 @@ price_stats as (
         sale_days,
         case
             when sale_days <= 1 or sum_price = 0 then cast(0 as double)
-            else sqrt(greatest(cast(sale_days * sum_price_squared - sum_price * sum_price as double), 0))
+            else sqrt(greatest(cast(
+                    cast(sale_days as decimal(38, 0)) * sum_price_squared
+                    - cast(sum_price * sum_price as decimal(38, 12))
+                as double), 0))
                 / cast(sum_price as double)
         end as price_cv
 
