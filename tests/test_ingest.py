@@ -485,6 +485,15 @@ def test_schema_drift_is_kept_out_and_reported(settings: Settings) -> None:
     assert "coupon_code" not in columns
 
 
+def test_absent_optional_columns_load_as_null_with_a_warning(settings: Settings) -> None:
+    header = [c for c in ORDER if c not in ("creator_id", "review_rating")]
+    land(settings, "orders", {"a.csv": csv_text([order(creator_id="c1")], header=header)})
+    result = ingest_feed(settings, "orders", DS)
+    assert (result.status, result.rows_loaded) == ("loaded", 1)
+    assert result.message == f"{F}: optional column(s) absent, loaded as NULL: creator_id, review_rating"
+    assert query(settings, "select creator_id, review_rating from raw.orders") == [(None, None)]
+
+
 def test_parquet_file_is_loaded_like_csv(settings: Settings) -> None:
     schema = FEEDS["orders"].arrow_schema()
     typed = pa.table(

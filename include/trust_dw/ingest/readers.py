@@ -114,6 +114,12 @@ def _check_header(path: Path, header: list[str], feed: Feed) -> tuple[list[str],
     return extra, missing_optional
 
 
+def _absent_optional_warning(source_file: str, missing_optional: list[str]) -> list[str]:
+    if not missing_optional:
+        return []
+    return [f"{source_file}: optional column(s) absent, loaded as NULL: {', '.join(missing_optional)}"]
+
+
 def _contract_table(table: pa.Table, feed: Feed, records: np.ndarray, lines: np.ndarray) -> pa.Table:
     """The feed's columns in contract order (absent optional ones as NULL strings) + lineage."""
     n = table.num_rows
@@ -150,6 +156,7 @@ class _LineIndex:
 def _records_by_csv_module(text: str) -> tuple[list[int], list[int], list[str]]:
     """Start and end line of every non-blank record, and the lines (slow path, unusual files only)."""
     lines = list(io.StringIO(text, newline=""))
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # a value may be as long as the file
     reader = csv.reader(iter(lines))
     starts, ends = [0], [0]  # index 0 unused: record ordinals are 1-based
     previous_end = 0
@@ -244,7 +251,10 @@ def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
         last_start = body.rfind(b"\n", 0, len(body) - 1) + 1
         last_record = body[last_start:].decode("utf-8").rstrip("\r\n")
     else:
-        start_list, end_list, lines = _records_by_csv_module(body.decode("utf-8"))
+        try:
+            start_list, end_list, lines = _records_by_csv_module(body.decode("utf-8"))
+        except csv.Error as exc:
+            raise BadFileError(f"{path}: not parseable as CSV: {exc}") from None
         if len(start_list) - 1 != n_records:
             raise BadFileError(
                 f"{path}: not parseable as CSV: records could not be delimited consistently "
@@ -263,7 +273,7 @@ def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
             f"{int(starts[n_records])}"
         )
 
-    if any(number is None for number, *_ in invalid):  # only with threaded reading, which we do not use
+    if any(number is None for number, *_ in invalid):  # the serial parse always numbers them
         raise BadFileError(f"{path}: pyarrow did not report the record number of a malformed row")
     invalid_numbers = np.asarray([number for number, *_ in invalid], np.int64)
     good = np.setdiff1d(np.arange(2, n_records + 1, dtype=np.int64), invalid_numbers, assume_unique=True)
@@ -279,7 +289,7 @@ def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
     def raw_rows(records: Sequence[int]) -> list[str]:
         return [line_text(int(starts[r]), int(ends[r])) for r in records]
 
-    warnings = [f"{source_file}: optional column(s) absent, loaded as NULL: {', '.join(missing_optional)}"]
+    warnings = _absent_optional_warning(source_file, missing_optional)
     if table.num_rows + len(invalid) == 0:
         warnings.append(f"{source_file}: header only, 0 rows")
     return FileRows(
@@ -287,7 +297,7 @@ def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
         table=_contract_table(table, feed, good, starts[good]),
         malformed=malformed,
         extra_columns=extra,
-        warnings=warnings if missing_optional else warnings[1:],
+        warnings=warnings,
         raw_rows=raw_rows,
     )
 
@@ -329,11 +339,7 @@ def read_parquet(path: Path, source_file: str, feed: Feed) -> FileRows:
             out.append(buffer.getvalue())
         return out
 
-    warnings = []
-    if missing_optional:
-        warnings.append(
-            f"{source_file}: optional column(s) absent, loaded as NULL: {', '.join(missing_optional)}"
-        )
+    warnings = _absent_optional_warning(source_file, missing_optional)
     if typed.num_rows == 0:
         warnings.append(f"{source_file}: 0 rows")
     return FileRows(source_file, table, extra_columns=extra, warnings=warnings, raw_rows=raw_rows)
