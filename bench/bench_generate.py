@@ -49,12 +49,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     summary = generate(settings, args.scale, args.start, args.days, args.seed, args.faults, progress=tick)
     wall = time.perf_counter() - started
-    peak_mib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak_mib = usage.ru_maxrss / 1024  # Linux: KiB
+    cpu = usage.ru_utime + usage.ru_stime
     size_mib = sum(p.stat().st_size for p in settings.landing_dir.rglob("*") if p.is_file()) / 2**20
     print(f"scale={args.scale} days={args.days} seed={args.seed} faults={args.faults or '-'}")
     for feed in next(iter(summary.rows.values())):
         print(f"  {feed:<20} {summary.total_rows(feed):>12,} rows")
     print(f"wall time: {wall:.2f} s  ({wall / args.days:.2f} s/day)")
+    print(f"CPU time (user+sys, incl. imports): {cpu:.2f} s  load average: {os.getloadavg()[0]:.1f}")
     print(f"peak RSS: {peak_mib:,.0f} MiB")
     print(f"landing size: {size_mib:,.0f} MiB")
     if not args.keep:

@@ -61,6 +61,7 @@ def load(settings: Settings, ds: str, window: int = 30) -> duckdb.DuckDBPyConnec
     days = [d for d in days if settings.feed_ds_dir("orders", d).exists()]
     con = duckdb.connect()
     con.execute("set TimeZone = 'Asia/Shanghai'")
+    con.execute("set enable_progress_bar = false")
     _read(con, "orders_cdc", _files(settings, "orders", days), "orders")
     _read(con, "content", _files(settings, "content_metrics", days), "content_metrics")
     _read(con, "violations", _files(settings, "violations", days), "violations")
