@@ -375,6 +375,9 @@ def test_a_second_writer_gets_a_clear_error(settings: Settings) -> None:
         assert holder.stdout.readline() == b"holding\n"
         with pytest.raises(IngestError, match=r"cannot open the working file .* \(one writer at a time"):
             ingest_ds(settings, DS, ["shops"])
+        busy = CliRunner().invoke(app, ["status", "--ds", DS], terminal_width=200)
+        assert busy.exit_code == 0
+        assert "the working file is busy (a writer holds it)" in busy.output
     finally:
         holder.communicate(b"done\n", timeout=60)
 

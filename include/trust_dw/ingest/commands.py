@@ -46,7 +46,7 @@ def _results_table(ds: str, results) -> Table:
         ("files", "right"),
         ("rows read", "right"),
         ("loaded", "right"),
-        ("quarantined", "right"),
+        ("quar.", "right"),
         ("share", "right"),
         ("drift", "left"),
         ("status", "left"),
@@ -54,14 +54,15 @@ def _results_table(ds: str, results) -> Table:
         table.add_column(name, justify=justify, no_wrap=name in _NO_WRAP)
     for r in results:
         style = _STATUS_STYLE.get(r.status, "")
+        counted = r.status in ("loaded", "unchanged")  # failed / not ready: nothing to count
         table.add_row(
             r.feed,
-            str(r.files),
-            f"{r.rows_read:,}",
-            f"{r.rows_loaded:,}",
-            f"{r.rows_quarantined:,}",
-            _share(r.quarantine_share),
-            ", ".join(r.drift_columns) or "-",
+            str(r.files) if counted else "",
+            f"{r.rows_read:,}" if counted else "",
+            f"{r.rows_loaded:,}" if counted else "",
+            f"{r.rows_quarantined:,}" if counted else "",
+            _share(r.quarantine_share) if counted else "",
+            (", ".join(r.drift_columns) or "-") if counted else "",
             f"[{style}]{r.status}[/]",
         )
     return table
@@ -95,6 +96,8 @@ def ingest(
     for r in results:
         if r.message and r.status in ("loaded", "unchanged"):
             console.print(f"[yellow]warning[/] {r.feed}: {r.message}", highlight=False, soft_wrap=True)
+    if any(r.rows_quarantined for r in results):
+        console.print(f"quarantined rows: trust-dw status --quarantine --ds {ds_text}", highlight=False)
     if failed is not None:
         for line in str(failed).splitlines():
             console.print(f"[bold red]error[/] {line}", highlight=False, soft_wrap=True)
