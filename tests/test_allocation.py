@@ -455,23 +455,25 @@ FLOW_SELECTION = "path:seeds/flow path:models/intermediate/flow path:models/mart
 @pytest.fixture(scope="module")
 def flow_warehouse(tmp_path_factory):
     """A scratch warehouse with the hand-made upstream rows and the flow seeds and models built for DS."""
-    import dataclasses
-
     from trust_dw.config import Settings
     from trust_dw.dbt_runner import build
     from trust_dw.warehouse import connect
 
-    settings = dataclasses.replace(Settings.from_env(), home=tmp_path_factory.mktemp("flow") / "dw")
-    settings.ensure_dirs()
-    with connect(settings) as con:
-        for relation, (columns, rows) in UPSTREAM.items():
-            con.execute(f"create schema if not exists {relation.split('.')[0]}")
-            con.execute(f"create table {relation} ({columns})")
-            if rows:
-                marks = ", ".join("?" * len(rows[0]))
-                con.executemany(f"insert into {relation} values ({marks})", rows)
-    build(settings, DS, select=FLOW_SELECTION)
-    return settings
+    with pytest.MonkeyPatch.context() as env:
+        # Every path under a fresh home, whatever the caller's environment points at.
+        env.setenv("TRUST_DW_HOME", str(tmp_path_factory.mktemp("flow") / "dw"))
+        env.delenv("TRUST_DW_WAREHOUSE", raising=False)
+        settings = Settings.from_env()
+        settings.ensure_dirs()
+        with connect(settings) as con:
+            for relation, (columns, rows) in UPSTREAM.items():
+                con.execute(f"create schema if not exists {relation.split('.')[0]}")
+                con.execute(f"create table {relation} ({columns})")
+                if rows:
+                    marks = ", ".join("?" * len(rows[0]))
+                    con.executemany(f"insert into {relation} values ({marks})", rows)
+        build(settings, DS, select=FLOW_SELECTION)
+        yield settings
 
 
 def query(settings, sql):
