@@ -248,3 +248,37 @@ def test_calibration_over_a_w30_window(clean: Settings) -> None:
     assert {"L0", "L1", "L2", "L3", "L4", "L5"} <= set(r["product_tiers"])
     assert {"new_store", "climbing"} <= set(r["growth_stages"])
     assert r["creator_scores"]["p90"] - r["creator_scores"]["p10"] >= 20
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"scale": "huge"}, "unknown scale 'huge'"),
+        ({"days": 0}, "days must be ≥ 1"),
+        ({"faults": "duplicates,typo"}, "unknown fault kind(s) typo"),
+        ({"start": "2026-02-30"}, "day is out of range"),
+    ],
+)
+def test_bad_arguments_are_refused_before_writing(tmp_path: Path, kwargs: dict, message: str) -> None:
+    s = _settings(tmp_path)
+    args = {"scale": "tiny", "start": START, "days": 1, "seed": SEED, "faults": None} | kwargs
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        generate(s, **args)
+    assert not any(s.landing_dir.rglob("*.csv"))
+
+
+def test_cli_generate_writes_one_day(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from trust_dw.cli import app
+    from typer.testing import CliRunner
+
+    monkeypatch.setenv("TRUST_DW_HOME", str(tmp_path / "cli"))
+    result = CliRunner().invoke(
+        app, ["generate", "--scale", "tiny", "--days", "1", "--faults", "late,orphans"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "orders" in result.output and "faults injected" in result.output
+    landing = tmp_path / "cli" / "landing"
+    assert (landing / "orders" / "ds=2026-01-01" / "_SUCCESS").exists()
+    assert json.loads((landing / "_faults" / "ds=2026-01-01.json").read_text())["counts"]["orphans"] == 6
+    bad = CliRunner().invoke(app, ["generate", "--faults", "bogus"])
+    assert bad.exit_code == 2 and "unknown fault kind" in bad.output
