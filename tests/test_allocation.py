@@ -511,7 +511,7 @@ def test_dbt_eligibility_names_the_first_failing_rule_of_each_candidate(flow_war
         "chuanliu/shop/S06": "no_experience_score",
         "chuanliu/shop/S07": "provisional_score",
         "chuanliu/shop/S08": "experience_score_below_min",
-        "chuanliu/shop/S09": "excluding_ruling_w28",
+        "chuanliu/shop/S09": "excluding_ruling",
         "chuanliu/shop/S10": None,  # score exactly 75; its private_transaction ruling is 28 days old
         "chuanliu/creator/C01": None,
         "chuanliu/creator/C02": None,
@@ -520,7 +520,7 @@ def test_dbt_eligibility_names_the_first_failing_rule_of_each_candidate(flow_war
         "chuanliu/creator/C05": "no_distribution_to_eligible_shop",
         "chuanliu/creator/C06": "no_reputation_score",
         "chuanliu/creator/C07": "reputation_score_below_min",
-        "chuanliu/creator/C08": "excluding_ruling_w28",
+        "chuanliu/creator/C08": "excluding_ruling",
         "chuanliu/creator/C09": "zero_weight",
         "cold_start/shop/N01": None,
         "cold_start/shop/N02": None,

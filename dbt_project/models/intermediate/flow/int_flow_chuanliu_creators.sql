@@ -40,7 +40,7 @@ creator_scores as (
 
 rules as (
 
-    select chuanliu_creator_min_score, chuanliu_ruling_window_days
+    select chuanliu_creator_min_score
     from {{ ref('flow_eligibility_rules') }}
 
 ),
@@ -48,16 +48,9 @@ rules as (
 
 excluding_rulings as (
 
-    select distinct violations.subject_id as creator_id
-    from {{ ref('fct_violations') }} as violations
-    inner join {{ ref('flow_excluding_rulings') }} as excluding
-        on violations.violation_type = excluding.violation_type
-        and excluding.pool_id = 'chuanliu'
-        and excluding.recipient_type = 'creator'
-    cross join rules
-    where violations.subject_type = 'creator'
-        and {{ dbt.datediff('violations.ruled_date', ds(), 'day') }}
-            between 0 and rules.chuanliu_ruling_window_days - 1
+    select recipient_id as creator_id
+    from {{ ref('int_flow_excluding_rulings') }}
+    where pool_id = 'chuanliu' and recipient_type = 'creator'
 
 ),
 
@@ -131,7 +124,7 @@ final as (
             when weighted.eligible_shops = 0 then 'no_distribution_to_eligible_shop'
             when weighted.flow_score is null then 'no_reputation_score'
             when weighted.flow_score < rules.chuanliu_creator_min_score then 'reputation_score_below_min'
-            when weighted.has_excluding_ruling then 'excluding_ruling_w28'
+            when weighted.has_excluding_ruling then 'excluding_ruling'
             when weighted.weight_numerator <= 0 then 'zero_weight'
         end as ineligible_reason,
         weighted.weight_numerator,

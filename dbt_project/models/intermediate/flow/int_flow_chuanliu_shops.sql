@@ -32,7 +32,7 @@ shop_scores as (
 
 rules as (
 
-    select chuanliu_shop_min_score, chuanliu_shop_min_live_sessions_w28, chuanliu_ruling_window_days
+    select chuanliu_shop_min_score, chuanliu_shop_min_live_sessions_w28
     from {{ ref('flow_eligibility_rules') }}
 
 ),
@@ -40,16 +40,9 @@ rules as (
 
 excluding_rulings as (
 
-    select distinct violations.subject_id as shop_id
-    from {{ ref('fct_violations') }} as violations
-    inner join {{ ref('flow_excluding_rulings') }} as excluding
-        on violations.violation_type = excluding.violation_type
-        and excluding.pool_id = 'chuanliu'
-        and excluding.recipient_type = 'shop'
-    cross join rules
-    where violations.subject_type = 'shop'
-        and {{ dbt.datediff('violations.ruled_date', ds(), 'day') }}
-            between 0 and rules.chuanliu_ruling_window_days - 1
+    select recipient_id as shop_id
+    from {{ ref('int_flow_excluding_rulings') }}
+    where pool_id = 'chuanliu' and recipient_type = 'shop'
 
 ),
 
@@ -105,7 +98,7 @@ final as (
             when weighted.flow_score is null then 'no_experience_score'
             when weighted.score_status is distinct from 'scored' then 'provisional_score'
             when weighted.flow_score < rules.chuanliu_shop_min_score then 'experience_score_below_min'
-            when weighted.has_excluding_ruling then 'excluding_ruling_w28'
+            when weighted.has_excluding_ruling then 'excluding_ruling'
             when weighted.weight_numerator <= 0 then 'zero_weight'
         end as ineligible_reason,
         weighted.weight_numerator,
