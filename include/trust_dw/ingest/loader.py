@@ -227,6 +227,8 @@ def _load(
         checked = con.sql(checked_rows_sql(feed, ds, _SOURCE)).to_arrow_table()
     finally:
         con.unregister(_SOURCE)
+    for rows in reads:  # the typed rows are all that is needed from here on
+        rows.release_table()
     faults = checked.filter(pc.is_valid(checked.column("_reason_code"))).select(
         ["_file_index", "_record", "_source_line", "_reason_code", "_reason_detail"]
     )

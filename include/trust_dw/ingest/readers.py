@@ -77,15 +77,19 @@ class FileRows:
     """
 
     source_file: str
-    table: pa.Table
+    table: pa.Table | None
     malformed: list[MalformedRow] = field(default_factory=list)
     extra_columns: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     raw_rows: Callable[[Sequence[int]], list[str]] = lambda records: ["" for _ in records]
+    rows_read: int = field(init=False)
 
-    @property
-    def rows_read(self) -> int:
-        return self.table.num_rows + len(self.malformed)
+    def __post_init__(self) -> None:
+        self.rows_read = self.table.num_rows + len(self.malformed)
+
+    def release_table(self) -> None:
+        """Drop the string rows once they are checked (``raw_rows`` still works)."""
+        self.table = None
 
 
 def read_file(path: Path, source_file: str, feed: Feed) -> FileRows:
@@ -139,14 +143,20 @@ def _empty(source_file: str, feed: Feed, warning: str) -> FileRows:
 
 
 class _LineIndex:
-    """Physical line <-> byte offsets of a file body, built lazily (only needed for raw row text)."""
+    """Physical line <-> byte offsets of a file, built on first use (only quarantined rows need it).
 
-    def __init__(self, body: bytes) -> None:
-        self._body = body
+    The file is read again then, so its bytes are not held in memory while the load runs.
+    """
+
+    def __init__(self, path: Path, skip: int) -> None:
+        self._path = path
+        self._skip = skip  # a UTF-8 BOM
+        self._body = b""
         self._starts: np.ndarray | None = None
 
     def text(self, first_line: int, last_line: int) -> str:
         if self._starts is None:
+            self._body = self._path.read_bytes()[self._skip :]
             newlines = np.flatnonzero(np.frombuffer(self._body, np.uint8) == 10)
             self._starts = np.concatenate([[0], newlines + 1, [len(self._body) + 1]])
         start, end = int(self._starts[first_line - 1]), int(self._starts[last_line]) - 1
@@ -225,7 +235,8 @@ def _parse(body: bytes, header: list[str], feed: Feed, threaded: bool) -> tuple[
 def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
     data = path.read_bytes()
     _check_utf8(path, data)
-    body = data[len(codecs.BOM_UTF8) :] if data.startswith(codecs.BOM_UTF8) else data
+    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    body = data[bom:] if bom else data
     del data
 
     header = _header(body)
@@ -247,7 +258,7 @@ def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
     bare_cr = b"\r" in body and body.count(b"\r") != body.count(b"\r\n")
     if body.count(b"\n") == expected_newlines and not bare_cr:  # one record per line: record n = line n
         starts = ends = np.arange(n_records + 1, dtype=np.int64)
-        line_text = _LineIndex(body).text
+        line_text = _LineIndex(path, bom).text
         last_start = body.rfind(b"\n", 0, len(body) - 1) + 1
         last_record = body[last_start:].decode("utf-8").rstrip("\r\n")
     else:
