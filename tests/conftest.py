@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-
 from trust_dw.config import Settings
 
 # No telemetry may try the network (DESIGN §11): set before any of these libraries is imported.
