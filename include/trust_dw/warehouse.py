@@ -13,7 +13,9 @@ import duckdb
 from trust_dw.config import Settings
 
 
-def connect(settings: Settings, read_only: bool = False, path: Path | None = None) -> duckdb.DuckDBPyConnection:
+def connect(
+    settings: Settings, read_only: bool = False, path: Path | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open the working file (or ``path``) with the project's memory, temp and thread settings."""
     target = Path(path or settings.warehouse_path)
     target.parent.mkdir(parents=True, exist_ok=True)
