@@ -10,26 +10,34 @@ import shutil
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 import pyarrow.parquet as pq
 import pytest
-from synthetic_candidates import build_warehouse, mutate
+from rich.console import Console
+from synthetic_candidates import POOL_BUDGET, build_warehouse, mutate
 from trust_dw import publish as publish_module
+from trust_dw.cli import app
 from trust_dw.config import Settings
 from trust_dw.publish import (
     PUBLISHED_TABLES,
     TABLE_KEYS,
     NotAudited,
+    PublishedSnapshotBroken,
     asset_uri,
+    check_published_snapshots,
     latest_ds,
     partition_dir,
     publish,
+    published_ds_from_events,
     verify_partition,
     verify_published,
 )
+from trust_dw.published_summary import NotPublished, render, summarize
 from trust_dw.quality import GateFailed, data_docs_index, validate
+from typer.testing import CliRunner
 
 D1, D2, D3 = "2026-01-01", "2026-01-02", "2026-01-03"
 ROWS = {
@@ -283,3 +291,81 @@ def test_reader_keeps_working_while_publish_swaps_the_serving_file(home: Setting
     six = ROWS["shop_scores_daily"]
     # every answer is a consistent set of complete partitions
     assert set(seen) <= {((D1, six),), ((D1, six), (D2, six)), ((D1, six), (D2, six), (D3, six))}
+
+
+class _Event:  # the shape of Airflow's AssetEventDagRunReferenceResult that the consumer reads
+    def __init__(self, table: str, ds: str, minute: int) -> None:
+        self.asset = type("AssetRef", (), {"uri": asset_uri(table), "name": table})()
+        self.extra = {"ds": ds, "rows": ROWS[table]}
+        self.timestamp = datetime(2026, 1, 4, 0, minute, tzinfo=UTC)
+
+
+def test_consumer_checks_the_partitions_the_asset_events_name(home: Settings) -> None:
+    publish(home, D2, run_id="run-d2")
+    events = {table: [_Event(table, D1, 0)] for table in PUBLISHED_TABLES}
+    events["shop_scores_daily"].append(_Event("shop_scores_daily", D2, 5))  # the newest event wins
+    assert published_ds_from_events(e for group in events.values() for e in group) == {
+        **{t: D1 for t in PUBLISHED_TABLES},
+        "shop_scores_daily": D2,
+    }
+    checked = check_published_snapshots(home, events)
+    assert checked["shop_scores_daily"] == {"ds": D2, "rows": 6}
+    assert checked["flow_allocation_daily"] == {"ds": D1, "rows": 10}
+    assert check_published_snapshots(home, None)["product_tiers_daily"] == {"ds": D2, "rows": 10}  # LATEST
+    (partition_dir(home, "creator_scores_daily", D1) / "part-0.parquet").write_bytes(b"not the file")
+    with pytest.raises(
+        PublishedSnapshotBroken, match="creator_scores_daily ds=2026-01-01 rows=4 BROKEN: sha256"
+    ):
+        check_published_snapshots(home, events)
+
+
+def test_published_summary_reads_the_serving_file(home: Settings) -> None:
+    publish(home, D2, run_id="run-d2")
+    summary = summarize(home)  # LATEST
+    assert summary.ds == D2 and summary.gate.passed
+    assert summary.rows == ROWS and all(summary.partitions_ok.values())
+    assert summary.products_per_tier == [("L0", 1), ("L1", 1), ("L2", 1), ("L3", 3), ("L4", 3), ("L5", 1)]
+    assert summary.shops_per_grade == [("excellent", 1), ("good", 2), ("fair", 2), ("poor", 1)]
+    pools = {p.pool_id: p for p in summary.pools}
+    assert {p: pools[p].budget for p in pools} == POOL_BUDGET
+    chuanliu = {part.recipient_type: part for part in pools["chuanliu"].parts}
+    assert chuanliu["shop"].recipients == 3 and chuanliu["shop"].top[0] == ("S001", 5_753_424)
+    assert chuanliu["reserve"].impressions == 142_191_783
+    text = Console(width=120, record=True)
+    text.print(render(summary))
+    shown = text.export_text()
+    assert "Quality gate for ds=2026-01-02: passed" in shown and str(home.serving_path) in shown
+    with pytest.raises(NotPublished, match="ds=2026-01-09 is not published"):
+        summarize(home, "2026-01-09")
+
+
+def test_cli_gate_publish_and_published(home: Settings) -> None:
+    runner = CliRunner()
+    gate = runner.invoke(app, ["gate", "--ds", D3])
+    assert gate.exit_code == 0, gate.output
+    assert "quality gate passed for ds=2026-01-03" in gate.output
+    done = runner.invoke(app, ["publish", "--ds", D3, "--run-id", "cli"])
+    assert done.exit_code == 0, done.output
+    assert "flow_allocation_daily: 10 rows" in done.output
+    shown = runner.invoke(app, ["published", "--ds", D3])
+    assert shown.exit_code == 0 and "selected_goods" in shown.output
+    refused = runner.invoke(app, ["publish", "--ds", "2026-01-05"])
+    assert refused.exit_code == 1 and "never validated" in refused.output
+
+
+@pytest.mark.e2e
+def test_consumer_dag_runs_in_airflow(home: Settings, tmp_path: Path) -> None:
+    """The real consumer DAG file, run by Airflow (`airflow dags test`), verifies the LATEST snapshots.
+
+    Its dags folder holds only that file, so Airflow does not parse (and Cosmos does not render) the main DAG.
+    """
+    from trust_dw.airflow_local import LocalAirflow
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "trust_commerce_consumers.py").symlink_to(home.repo_root / "dags" / "trust_commerce_consumers.py")
+    airflow = LocalAirflow(home, extra_env={"AIRFLOW__CORE__DAGS_FOLDER": str(dags)})
+    outcome = airflow.run_dag(D1, dag_id="trust_commerce_consumers")
+    assert outcome.ok, outcome.log_tail()
+    assert outcome.task_states == {"check_snapshots": "success"}
+    assert "all 5 published snapshots verified, 33 rows in total" in outcome.log_path.read_text()

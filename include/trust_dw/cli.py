@@ -96,3 +96,57 @@ app.command(name="status")(_ingest_commands.status)
 from trust_dw.generate import commands as _generate_commands  # noqa: E402
 
 app.command(name="generate")(_generate_commands.generate)
+
+
+# --- gate and publish (trust_dw.quality, trust_dw.publish, trust_dw.published_summary) ---------------
+@app.command()
+def gate(ds: Annotated[str, typer.Option(help="Business date YYYY-MM-DD.")]) -> None:
+    """Run the Great Expectations gate on the candidates of the ds (exit 1 if a blocking check fails)."""
+    from trust_dw.quality import GateFailed, validate
+
+    try:
+        result = validate(settings(), ds)
+    except GateFailed as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    console.print(result.message())
+
+
+@app.command()
+def publish(
+    ds: Annotated[str, typer.Option(help="Business date YYYY-MM-DD (its gate must have passed).")],
+    run_id: Annotated[str | None, typer.Option(help="Recorded in the manifests.")] = None,
+) -> None:
+    """Publish the ds: Parquet snapshots + manifests, LATEST, and the serving DuckDB file."""
+    from trust_dw.publish import NotAudited
+    from trust_dw.publish import publish as publish_ds
+
+    try:
+        result = publish_ds(settings(), ds, run_id=run_id)
+    except NotAudited as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    for part in result.partitions:
+        console.print(f"{part.table}: {part.rows:,} rows, sha256 {part.sha256[:12]}…  {part.path}")
+    console.print(f"serving file: {result.serving_path}")
+
+
+@app.command()
+def published(
+    ds: Annotated[str | None, typer.Option(help="Business date YYYY-MM-DD (default: LATEST).")] = None,
+) -> None:
+    """What was published for the ds: gate verdict, tiers, grades, allocation per pool, where files are."""
+    from trust_dw.published_summary import NotPublished, print_published_summary
+
+    try:
+        print_published_summary(settings(), ds, console)
+    except NotPublished as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+# --- run / demo (trust_dw.run_commands) -----------------------------------------------------------
+from trust_dw import run_commands as _run_commands  # noqa: E402
+
+app.command(name="run")(_run_commands.run)
+app.command(name="demo")(_run_commands.demo)

@@ -22,10 +22,12 @@ import ctypes
 import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 import subprocess
 import uuid
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +40,8 @@ import pyarrow.parquet as pq
 from trust_dw import __version__
 from trust_dw.config import Settings
 from trust_dw.warehouse import connect
+
+log = logging.getLogger(__name__)
 
 # The published tables (DESIGN §7) and their keys, in publish order.
 TABLE_KEYS: dict[str, tuple[str, ...]] = {
@@ -415,11 +419,16 @@ def verify_partition(settings: Settings, table: str, ds: str) -> PartitionCheck:
             continue
         if _sha256(path) != entry["sha256"]:
             check.problems.append(f"sha256 mismatch for {path}")
-        rows = pq.ParquetFile(path).metadata.num_rows
+            continue
+        try:
+            rows = pq.ParquetFile(path).metadata.num_rows
+        except (OSError, pa.ArrowException) as exc:
+            check.problems.append(f"unreadable {path}: {exc}")
+            continue
         total += rows
         if rows != entry.get("rows", rows):
             check.problems.append(f"{path} has {rows} rows, manifest says {entry.get('rows')}")
-    if total != manifest.get("rows"):
+    if not check.problems and total != manifest.get("rows"):
         check.problems.append(f"files hold {total} rows, manifest says {manifest.get('rows')}")
     check.ok = not check.problems
     return check
@@ -437,3 +446,38 @@ def verify_published(settings: Settings, ds_by_table: dict[str, str] | None = No
             continue
         checks.append(verify_partition(settings, table, ds))
     return checks
+
+
+class PublishedSnapshotBroken(RuntimeError):
+    """A consumer found a published partition that does not match its manifest."""
+
+
+def published_ds_from_events(events: Iterable[Any]) -> dict[str, str]:
+    """The ds of each published table named by Airflow Asset events (``event.asset.uri``, ``event.extra``).
+
+    Accepts the values of Airflow's ``triggering_asset_events`` flattened; the newest event of a table wins.
+    """
+    tables = {asset_uri(table): table for table in PUBLISHED_TABLES}
+    by_table: dict[str, str] = {}
+    for event in sorted(events, key=lambda e: e.timestamp):
+        table = tables.get(event.asset.uri)
+        ds = (event.extra or {}).get("ds")
+        if table is not None and ds:
+            by_table[table] = str(ds)
+    return by_table
+
+
+def check_published_snapshots(settings: Settings, triggering_asset_events: Mapping | None = None) -> dict:
+    """What the downstream consumer DAG runs: verify the partitions the Asset events name (LATEST for a
+    table without one) — _SUCCESS, manifest, sha256, rows — log one line per table and fail if any is broken.
+    """
+    events = [event for group in (triggering_asset_events or {}).values() for event in group]
+    checks = verify_published(settings, published_ds_from_events(events))
+    for check in checks:
+        log.info("published snapshot %s", check.line())
+    broken = [check for check in checks if not check.ok]
+    if broken:
+        raise PublishedSnapshotBroken("; ".join(check.line() for check in broken))
+    total = sum(check.rows or 0 for check in checks)
+    log.info("all %d published snapshots verified, %d rows in total", len(checks), total)
+    return {check.table: {"ds": check.ds, "rows": check.rows} for check in checks}
