@@ -219,7 +219,8 @@ def _quarantine_table(faults: pa.Table, reads: list[FileRows]) -> pa.Table:
 def _load(
     con: duckdb.DuckDBPyConnection, feed: Feed, ds: date, reads: list[FileRows], hashes: list[str]
 ) -> LoadResult:
-    # Rows keep file, then line, order from the Arrow source to raw.<feed>; no progress bar on stdout.
+    # The check query sorts by file, then line (a parallel Arrow scan does not keep order by itself);
+    # the insert keeps that order into raw.<feed>. No progress bar on stdout.
     con.execute("set preserve_insertion_order = true")
     con.execute("set enable_progress_bar = false")
     con.register(_SOURCE, _source_table(feed, reads))

@@ -212,8 +212,7 @@ select
             then 'key ' || {key_text} || ' already loaded from ' || _first_file || ' line ' || _first_line
         else _reason_detail
     end as _reason_detail
-from keyed
-order by _file_index, _record"""
+from keyed"""
     else:
         dedup_cte = ""
         final = f"""
@@ -241,4 +240,5 @@ checked as (
     from coded
 ){dedup_cte}
 {final.strip()}
+order by _file_index, _record
 """
