@@ -31,6 +31,7 @@ SCORING_SEEDS = (
     "provider_tiers",
     "brand_level_values",
     "growth_stage_rules",
+    "product_tier_rules",
 )
 
 
@@ -71,10 +72,13 @@ def load(settings: Settings, ds: str, window: int = 30) -> duckdb.DuckDBPyConnec
     for seed in SCORING_SEEDS:
         path = str(seeds / f"{seed}.csv")
         con.execute(f"create table {seed} as select * from read_csv(?, header = true)", [path])
-    con.execute(
-        "create table refund_sla as select * from read_csv(?, header = true)",
-        [str(settings.dbt_project_dir / "seeds" / "warehouse" / "refund_sla.csv")],
-    )
+    for seed in ("refund_sla", "order_rules"):
+        path = str(settings.dbt_project_dir / "seeds" / "warehouse" / f"{seed}.csv")
+        con.execute(f"create table {seed} as select * from read_csv(?, header = true)", [path])
+    # rulings of the last 90 days, for the product counterfeit gate (§5.4)
+    days90 = [(end - timedelta(days=i)).isoformat() for i in range(89, -1, -1)]
+    days90 = [d for d in days90 if settings.feed_ds_dir("violations", d).exists()]
+    _read(con, "violations_90", _files(settings, "violations", days90), "violations")
     first = days[0]
     con.execute(f"create table params as select date '{ds}' as ds, date '{first}' as ws,"
                 f" (date '{ds}' + 1)::timestamptz as ds_end, {len(days)} as window_days")  # fmt: skip
@@ -93,16 +97,17 @@ flagged as (
         p.brand_id is not null as is_brand,
         cast(paid_at as date) as paid_date,
         delivered_at is not null as delivered,
-        refund_requested_at is not null and refund_reason = 'quality' as quality_refund,
+        refund_requested_at is not null and refund_reason = r.quality_refund_reason as quality_refund,
         reviewed_at is not null as reviewed,
-        review_rating <= 2 as negative,
-        paid_at + interval 48 hour <= (select ds_end from params) as collect_due,
-        collected_at <= paid_at + interval 48 hour as collected_48h,
+        review_rating <= r.negative_review_max_rating as negative,
+        paid_at + to_hours(r.collect_window_hours) <= (select ds_end from params) as collect_due,
+        collected_at <= paid_at + to_hours(r.collect_window_hours) as collected_48h,
         epoch(delivered_at - paid_at) / 3600 as delivery_hours,
         refund_completed_at is not null as refund_done,
         epoch(refund_completed_at - refund_requested_at) / 3600 <= s.sla_hours as refund_on_time,
         dispute_opened_at is not null as disputed
     from latest o
+    cross join order_rules r
     left join products p using (product_id)
     left join refund_sla s
         on s.refund_type = o.refund_type
@@ -191,7 +196,8 @@ def _scores(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("""
         create or replace table creator_scores as
         select subject_id, max(cohort_orders) as cohort_orders, any_value(score) as score,
-            max(cohort_orders) < 30 as provisional
+            max(cohort_orders) < (select provisional_min_orders from score_policies
+                                  where score_name = 'creator') as provisional
         from creator_scores_raw group by subject_id
     """)
 
@@ -210,9 +216,8 @@ def _stages(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         con.execute("""
         with r as (select * from growth_stage_rules),
         per_shop as (
-            select s.shop_id, s.brand_level, s.opened_at,
-                coalesce(c.n, 0) as n, coalesce(c.gmv, 0) as gmv
-            from shops s left join (select shop_id, count(*) n, sum(pay_amount) gmv from cohort group by 1) c
+            select s.shop_id, s.brand_level, s.opened_at, c.n, c.gmv
+            from shops s join (select shop_id, count(*) n, sum(pay_amount) gmv from cohort group by 1) c
                 using (shop_id)
         )
         select case
@@ -234,7 +239,7 @@ def _providers(con: duckdb.DuckDBPyConnection) -> list[dict]:
         ),
         per_provider as (
             select p.provider_id,
-                coalesce(sum(s.gmv), 0) * 365 / (select window_days from params) as annualized,
+                coalesce(sum(s.gmv), 0) * 365 / 30 as annualized,
                 sum(s.gmv * s.score) filter (where not s.provisional)
                     / nullif(sum(s.gmv) filter (where not s.provisional), 0) as served_quality,
                 count(sv.shop_id) as served_shops
@@ -315,26 +320,42 @@ def _product_tiers(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
         )
     )
     rows = con.execute("""
-        with fakes as (
-            select subject_id from violations where violation_type = 'counterfeit'
+        with r as (select * from product_tier_rules),
+        fakes as (
+            select v.subject_id from violations_90 v, r
+            where v.violation_type = r.counterfeit_violation_type
+                and v.ruled_at > (select ds_end from params) - to_days(r.counterfeit_lookback_days)
         ),
         t as (
-            select ps.subject_id, ps.score, ps.cohort_orders, p.status, p.shop_id,
-                q.v as qrr
+            select ps.subject_id, ps.score, ps.cohort_orders, p.status, p.shop_id, q.v as qrr,
+                (select tier_rank from product_tiers pt where ps.score >= pt.min_score
+                 order by pt.min_score desc limit 1) as base_rank
             from product_scores ps
             join products p on p.product_id = ps.subject_id
             left join (select subject_id, ind.v from product_estimates where ind.indicator = 'quality_refund_rate') q
                 using (subject_id)
+        ),
+        ranks as (
+            select t.*, r.*,
+                (select tier_rank from product_tiers where tier = r.top_tier) as top_rank,
+                (select tier_rank from product_tiers where tier = r.top_fallback_tier) as fallback_rank,
+                (select tier_rank from product_tiers where tier = r.small_max_tier) as small_rank
+            from t, r
+        ),
+        capped as (
+            select *,
+                case when base_rank = top_rank and not (coalesce(qrr <= top_max_quality_refund_rate, false)
+                                                        and cohort_orders >= top_min_orders)
+                     then fallback_rank else base_rank end as rank1
+            from ranks
         )
         select case
-            when status = 'banned' or subject_id in (select * from fakes) or shop_id in (select * from fakes)
-                or qrr > 0.05 then 'L0'
-            when score >= 85 and cohort_orders >= 100 and qrr <= 0.01 then 'L5'
-            when score >= 70 and cohort_orders >= 10 then 'L4'
-            when score >= 55 and cohort_orders >= 10 then 'L3'
-            when score >= 40 then 'L2'
-            else 'L1' end as tier, count(*)
-        from t group by 1 order by 1
+            when status = banned_status or subject_id in (select * from fakes) or shop_id in (select * from fakes)
+                or qrr > gate_max_quality_refund_rate then gate_tier
+            else (select tier from product_tiers where tier_rank =
+                  case when cohort_orders < small_max_orders_exclusive then least(rank1, small_rank) else rank1 end)
+            end as tier, count(*)
+        from capped group by 1 order by 1
     """).fetchall()  # noqa: E501
     return dict(rows)
 
