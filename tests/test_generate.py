@@ -178,6 +178,9 @@ def test_fault_manifest_matches_the_files(faulty: Settings) -> None:
         files = {f: (faulty.landing_dir / f).read_text(encoding="utf-8").splitlines() for f in m["files"]}
         for f, info in m["files"].items():
             assert len(files[f]) - 1 == info["rows"]
+        for f, lines in files.items():  # exact duplicate lines in a file are exactly the same_file duplicates
+            same_file = [d for d in m["duplicates"] if d["kind"] == "same_file" and d["file"] == f]
+            assert len(lines) - len(set(lines)) == len(same_file), f
         for d in m["duplicates"]:
             original = (faulty.landing_dir / d["original_file"]).read_text(encoding="utf-8").splitlines()
             assert files[d["file"]][d["line"] - 1] == original[d["original_line"] - 1] or m["drift"]
