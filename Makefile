@@ -12,6 +12,8 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export GX_ANALYTICS_ENABLED := False
 export SCARF_ANALYTICS := false
+# Let Python cache bytecode: the tests start many processes (dbt, Airflow) that import a lot.
+export PYTHONDONTWRITEBYTECODE :=
 
 DEMO_START ?= 2026-01-01
 DEMO_DAYS ?= 3
