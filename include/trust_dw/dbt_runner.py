@@ -89,6 +89,26 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[k] = v
 
 
+def _release_duckdb() -> None:
+    """Close the DuckDB database dbt-duckdb keeps open in-process after a run.
+
+    dbt-duckdb caches one environment (and its open database) per process for the next invocation;
+    while it lives, the working file cannot be opened by anyone else in this process with another
+    configuration (read-only, other settings): the quality gate and the publish step that follow a
+    build in the same process would fail with "Can't open a connection to same database file with a
+    different configuration". Closing it after each invocation costs one re-open per run.
+    """
+    try:
+        from dbt.adapters.duckdb.connections import DuckDBConnectionManager
+    except ImportError:  # pragma: no cover - dbt-duckdb is a pinned dependency
+        return
+    with DuckDBConnectionManager._LOCK:
+        env = DuckDBConnectionManager._ENV
+        DuckDBConnectionManager._ENV = None
+        if env is not None:
+            env.close()
+
+
 def _check_ds(ds: str) -> str:
     try:
         return date.fromisoformat(ds).isoformat()
@@ -118,7 +138,10 @@ def run_dbt(settings: Settings, args: list[str], ds: str) -> DbtRunResult:
         json.dumps({"ds": ds}),
     ]
     with _environment(dbt_env(settings)):
-        res = dbtRunner().invoke(full_args)
+        try:
+            res = dbtRunner().invoke(full_args)
+        finally:
+            _release_duckdb()
     statuses: dict[str, str] = {}
     messages: dict[str, str] = {}
     results = getattr(res.result, "results", None) or []
@@ -138,17 +161,7 @@ def run_dbt(settings: Settings, args: list[str], ds: str) -> DbtRunResult:
     )
 
 
-def build(settings: Settings, ds: str, select: str | None = None, full_refresh: bool = False) -> DbtRunResult:
-    """``dbt build`` (seeds, snapshots, models, tests in DAG order) for ``ds``.
-
-    Raises :class:`DbtError` naming every failed node (with dbt's message) if anything fails.
-    """
-    args = ["build"]
-    if select:
-        args += ["--select", select]
-    if full_refresh:
-        args.append("--full-refresh")
-    result = run_dbt(settings, args, ds)
+def _raise_on_failure(settings: Settings, result: DbtRunResult, command: str) -> DbtRunResult:
     if not result.success:
         failed = result.failed_nodes
         exc = getattr(result.raw, "exception", None)
@@ -158,9 +171,44 @@ def build(settings: Settings, ds: str, select: str | None = None, full_refresh: 
         else:
             detail = f"  {type(exc).__name__}: {exc}" if exc else "  (no node result; see dbt logs)"
         raise DbtError(
-            f"dbt build failed for ds={result.ds}: {len(failed)} failed node(s), "
+            f"dbt {command} failed for ds={result.ds}: {len(failed)} failed node(s), "
             f"{len(result.skipped_nodes)} skipped because of them:\n{detail}\n"
             f"logs: {dbt_log_dir(settings)}",
             failed_nodes=failed,
         )
     return result
+
+
+def build(
+    settings: Settings,
+    ds: str,
+    select: str | None = None,
+    full_refresh: bool = False,
+    selector: str | None = None,
+    with_unit_tests: bool = False,
+) -> DbtRunResult:
+    """``dbt build`` (seeds, snapshots, models, data tests in DAG order) for ``ds``.
+
+    ``select`` is a dbt selection (``"core intermediate"``); ``selector`` names one of
+    ``dbt_project/selectors.yml`` (``"warehouse"``). Unit tests are code tests, not data checks: they
+    are left out of the daily build (as dbt recommends for production; an incremental model's unit
+    test also needs the model to exist) and run by :func:`unit_tests`, or here with
+    ``with_unit_tests=True`` once the warehouse exists. Raises :class:`DbtError` naming every failed
+    node (with dbt's message) if anything fails.
+    """
+    args = ["build"] if with_unit_tests else ["build", "--exclude-resource-type", "unit_test"]
+    if select:
+        args += ["--select", *select.split()]
+    if selector:
+        args += ["--selector", selector]
+    if full_refresh:
+        args.append("--full-refresh")
+    return _raise_on_failure(settings, run_dbt(settings, args, ds), "build")
+
+
+def unit_tests(settings: Settings, ds: str, select: str | None = None) -> DbtRunResult:
+    """Run the dbt ``unit_tests:`` (of the models in ``select``, or all) against a built warehouse."""
+    args = ["test", "--resource-type", "unit_test"]
+    if select:
+        args += ["--select", *select.split()]
+    return _raise_on_failure(settings, run_dbt(settings, args, ds), "test")
