@@ -150,3 +150,43 @@ from trust_dw import run_commands as _run_commands  # noqa: E402
 
 app.command(name="run")(_run_commands.run)
 app.command(name="demo")(_run_commands.demo)
+
+
+# --- scores (trust_dw.scores_report) ----------------------------------------------------------------
+_SCORES_DS_HELP = "Business date YYYY-MM-DD (default: the latest built)."
+
+
+@app.command()
+def summary(
+    ds: Annotated[str | None, typer.Option(help=_SCORES_DS_HELP)] = None,
+) -> None:
+    """Shops per grade and status, products per tier, providers per tier and action, creators per star band,
+    growth stages — from the score marts of the working file (read-only)."""
+    from trust_dw.scores_report import ScoresReportError, render_summary
+    from trust_dw.scores_report import summary as score_summary
+
+    try:
+        console.print(render_summary(score_summary(Settings.from_env(), ds)))
+    except ScoresReportError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+
+
+@app.command()
+def explain(
+    kind: Annotated[str, typer.Argument(help="shop, creator, product or provider.")],
+    subject_id: Annotated[str, typer.Argument(help="The shop_id / creator_id / product_id / provider_id.")],
+    ds: Annotated[str | None, typer.Option(help=_SCORES_DS_HELP)] = None,
+) -> None:
+    """Take one published score apart: every indicator's raw value, score and weight, the dimension scores,
+    the deductions and the total."""
+    from trust_dw.scores_report import ScoresReportError, render_explanation
+    from trust_dw.scores_report import explain as explain_score
+
+    try:
+        explanation = explain_score(Settings.from_env(), kind, subject_id, ds)
+        # the indicator table needs ~110 columns: wider than a pipe's default 80
+        Console(width=max(console.width, 110)).print(render_explanation(explanation))
+    except ScoresReportError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
