@@ -20,13 +20,14 @@ DEMO_DAYS ?= 3
 DEMO_SCALE ?= tiny
 DEMO_SEED ?= 42
 
-.PHONY: help venv demo test test-fast test-full lint format lock clean
+.PHONY: help venv demo test test-fast test-full lint format lock clean docs
 
 help:
 	@echo "make demo   - set up, generate sample data, run the pipeline through Airflow, show what was published"
 	@echo "make test   - set up and run the whole test suite (what CI runs)"
 	@echo "make lint   - ruff + sqlfluff"
 	@echo "make lock   - recompile requirements.lock from pyproject.toml"
+	@echo "make docs   - dbt docs generate (lineage, models, tests) and print where the site is"
 
 venv: $(VENV)/.installed
 
@@ -62,6 +63,11 @@ lint: venv
 format: venv
 	$(BIN)/ruff format include dags tests bench
 	$(BIN)/ruff check --fix include dags tests bench
+
+# The dbt docs site of the project, with the catalog of TRUST_DW_HOME's working file when it exists.
+DOCS_DS ?= $(DEMO_START)
+docs: venv
+	$(PY) -m trust_dw.dbt_runner docs --ds $(DOCS_DS)
 
 clean:
 	rm -rf var .pytest_cache dbt_project/target dbt_project/logs

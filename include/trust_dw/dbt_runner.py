@@ -8,6 +8,7 @@ than into the repository, so two homes (two engineers, two test sessions) never 
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 from collections.abc import Iterator
@@ -212,3 +213,31 @@ def unit_tests(settings: Settings, ds: str, select: str | None = None) -> DbtRun
     if select:
         args += ["--select", *select.split()]
     return _raise_on_failure(settings, run_dbt(settings, args, ds), "test")
+
+
+def docs_generate(settings: Settings, ds: str) -> Path:
+    """``dbt docs generate``: the static docs site (lineage, models, columns, tests); returns index.html.
+
+    The catalog (column types, row counts) is read from the working file when it exists.
+    """
+    args = ["docs", "generate"]
+    if not settings.warehouse_path.exists():
+        args.append("--empty-catalog")
+    _raise_on_failure(settings, run_dbt(settings, args, ds), "docs generate")
+    return dbt_target_dir(settings) / "index.html"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m trust_dw.dbt_runner docs --ds D`` (``make docs``)."""
+    parser = argparse.ArgumentParser(prog="python -m trust_dw.dbt_runner")
+    parser.add_argument("command", choices=["docs"])
+    parser.add_argument("--ds", default=date.today().isoformat())
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    index = docs_generate(settings, args.ds)
+    print(f"dbt docs site: {index}")
+    print(f"open file://{index}  or serve it: cd {index.parent} && python -m http.server 8081")
+
+
+if __name__ == "__main__":
+    main()
