@@ -178,6 +178,7 @@ class GateResult:
     fingerprints: dict[str, dict[str, Any]] = field(default_factory=dict)
     validated_at: str = ""
     seconds: float = 0.0
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per phase (see validate)
 
     def message(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
@@ -337,6 +338,26 @@ def _gx_suite(suite: SuiteFile, frame: FrameSpec):
     )
 
 
+def _register(context, datasource, suite: SuiteFile, frame: FrameSpec):
+    """Get-or-create the frame's DataFrame asset and batch definition; add-or-update its suite (built from
+    the YAML on every run) and validation definition, both named ``<file>.<frame>``."""
+    import great_expectations as gx
+
+    name = f"{suite.name}.{frame.name}"
+    try:  # get_asset links the asset to the context; iterating datasource.assets does not
+        asset = datasource.get_asset(name)
+    except LookupError:
+        asset = datasource.add_dataframe_asset(name)
+    try:
+        batch = asset.get_batch_definition("candidates")
+    except KeyError:
+        batch = asset.add_batch_definition_whole_dataframe("candidates")
+    gx_suite = context.suites.add_or_update(_gx_suite(suite, frame))
+    return context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=name, data=batch, suite=gx_suite)
+    )
+
+
 def _describe_failure(result, id_columns: tuple[str, ...]) -> str:
     if result.exception_info and result.exception_info.get("raised_exception"):
         return f"error: {result.exception_info.get('exception_message')}"
@@ -364,6 +385,7 @@ def validate(settings: Settings, ds: str, *, raise_on_failure: bool = True) -> G
     written to ``gx/gate/ds=<ds>.json`` either way.
     """
     started = time.perf_counter()
+    timings: dict[str, float] = {}
     suites = load_suite_files(settings.expectations_dir)
     with connect(settings, read_only=True) as con:
         params = gate_parameters(con, ds)
@@ -383,8 +405,8 @@ def validate(settings: Settings, ds: str, *, raise_on_failure: bool = True) -> G
             for suite in suites
             for frame in suite.frames
         ]
-
-    import great_expectations as gx
+    timings["read_frames"] = time.perf_counter() - started
+    mark = time.perf_counter()
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
@@ -392,27 +414,19 @@ def validate(settings: Settings, ds: str, *, raise_on_failure: bool = True) -> G
     )
 
     context = _gx_context(settings)
+    timings["gx_import_and_context"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     try:  # get-or-create: add_or_update would drop the assets and rewrite the config on every run
         datasource = context.data_sources.get(DATASOURCE)
     except (KeyError, ValueError, LookupError):
         datasource = context.data_sources.add_pandas(DATASOURCE)
+    definitions = [_register(context, datasource, suite, frame) for suite, frame, _df in frames]
+    timings["gx_register_suites"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     run_id = RunIdentifier(run_name=f"ds={ds}")
     checks: list[CheckOutcome] = []
     identifiers = []
-    for suite, frame, df in frames:
-        suite_name = f"{suite.name}.{frame.name}"
-        try:  # get_asset links the asset to the context; iterating datasource.assets does not
-            asset = datasource.get_asset(suite_name)
-        except LookupError:
-            asset = datasource.add_dataframe_asset(suite_name)
-        try:
-            batch = asset.get_batch_definition("candidates")
-        except KeyError:
-            batch = asset.add_batch_definition_whole_dataframe("candidates")
-        gx_suite = context.suites.add_or_update(_gx_suite(suite, frame))
-        definition = context.validation_definitions.add_or_update(
-            gx.ValidationDefinition(name=suite_name, data=batch, suite=gx_suite)
-        )
+    for definition, (_suite, frame, df) in zip(definitions, frames, strict=True):
         result_format: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 5}
         if frame.id_columns:
             result_format["unexpected_index_column_names"] = list(frame.id_columns)
@@ -424,7 +438,7 @@ def validate(settings: Settings, ds: str, *, raise_on_failure: bool = True) -> G
         )
         identifiers.append(
             ValidationResultIdentifier(
-                expectation_suite_identifier=ExpectationSuiteIdentifier(name=suite_name),
+                expectation_suite_identifier=ExpectationSuiteIdentifier(name=definition.name),
                 run_id=run_id,
                 batch_identifier=validation.batch_id,
             )
@@ -439,7 +453,10 @@ def validate(settings: Settings, ds: str, *, raise_on_failure: bool = True) -> G
                     detail="" if result.success else _describe_failure(result, frame.id_columns),
                 )
             )
+    timings["gx_validate"] = time.perf_counter() - mark
+    mark = time.perf_counter()
     context.build_data_docs(resource_identifiers=identifiers)
+    timings["data_docs"] = time.perf_counter() - mark
 
     failed = [c.name for c in checks if not c.success and c.severity == "blocking"]
     gate = GateResult(
@@ -453,6 +470,7 @@ def validate(settings: Settings, ds: str, *, raise_on_failure: bool = True) -> G
         fingerprints=fingerprints,
         validated_at=run_id.run_time.isoformat(),
         seconds=round(time.perf_counter() - started, 3),
+        timings={phase: round(t, 3) for phase, t in timings.items()},
     )
     record = gate_record_path(settings, ds)
     record.parent.mkdir(parents=True, exist_ok=True)
