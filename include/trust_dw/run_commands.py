@@ -152,21 +152,15 @@ def _ledger_table(settings: Settings, ds: str) -> Table:
     return table
 
 
-def _published_lines(settings: Settings, ds: str) -> None:
-    from trust_dw.publish import PUBLISHED_TABLES, latest_ds
-    from trust_dw.quality import read_gate_result
+def _published_summary(settings: Settings, ds: str) -> None:
+    """What was published (gate verdict, tiers, grades, allocation per pool, where the files are)."""
+    from trust_dw.published_summary import NotPublished, print_published_summary
 
-    gate = read_gate_result(settings, ds)
-    if gate is not None:
-        _gate_lines(gate)
-    latest = {table: latest_ds(settings, table) for table in PUBLISHED_TABLES}
-    console.print(
-        "  LATEST: " + ", ".join(f"{t}={d or '-'}" for t, d in latest.items()),
-        highlight=False,
-        soft_wrap=True,
-    )
-    console.print(f"  snapshots: {settings.exports_dir}", highlight=False, soft_wrap=True)
-    console.print(f"  serving file (BI, read-only): {settings.serving_path}", highlight=False, soft_wrap=True)
+    try:
+        print_published_summary(settings, ds, console)
+    except NotPublished as exc:
+        console.print(f"[bold red]nothing published for ds={ds}[/]: {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
 
 
 def demo(
@@ -218,4 +212,4 @@ def demo(
 
     last = dates[-1]
     console.print(_ledger_table(settings, last))
-    _published_lines(settings, last)
+    _published_summary(settings, last)
