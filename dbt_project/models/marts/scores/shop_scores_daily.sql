@@ -73,6 +73,12 @@ shops as (
 
 ),
 
+known_brand_levels as (
+
+    select brand_level from {{ ref('brand_level_values') }}
+
+),
+
 grade_bands as (
 
     select
@@ -169,8 +175,10 @@ final as (
                 <= growth_rules.new_store_max_age_days
                 then 'new_store'
             when shop_window.gmv < growth_rules.climbing_max_gmv_exclusive then 'climbing'
+            -- an unknown brand level (the dimension's unknown member, a shop missing from it) is never ska
             when shop_window.gmv >= growth_rules.ska_min_gmv
-                and shops.brand_level <> growth_rules.ska_excluded_brand_level
+                and known_brand_levels.brand_level is not null
+                and known_brand_levels.brand_level <> growth_rules.ska_excluded_brand_level
                 then 'ska'
             else 'industry_ka'
         end as growth_stage,
@@ -192,6 +200,8 @@ final as (
         on shop_window.shop_id = shop_indicators.shop_id
     left join shops
         on shop_window.shop_id = shops.shop_id
+    left join known_brand_levels
+        on shops.brand_level = known_brand_levels.brand_level
     left join grade_bands
         on statuses.effective_score >= grade_bands.min_score
         and (grade_bands.next_min_score is null or statuses.effective_score < grade_bands.next_min_score)
