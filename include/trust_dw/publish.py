@@ -298,9 +298,13 @@ def serving_views(settings: Settings) -> dict[str, str]:
         )
     if views:
         manifests = _sql_literal(str(exports / "*" / "ds=*" / MANIFEST_FILE))
+        # Explicit casts: readers of other DuckDB versions infer JSON types differently, and a view whose
+        # types changed since it was created fails to bind.
         views["published_partitions"] = (
-            'select "table" as table_name, cast(ds as date) as ds, "rows", files[1].sha256 as sha256, '
-            f"run_id, code_version, published_at from read_json({manifests}, format = 'auto')"
+            'select cast("table" as varchar) as table_name, cast(ds as date) as ds, cast("rows" as bigint) '
+            "as rows, cast(files[1].sha256 as varchar) as sha256, cast(run_id as varchar) as run_id, "
+            "cast(code_version as varchar) as code_version, "
+            f"cast(published_at as timestamptz) as published_at from read_json({manifests}, format = 'auto')"
         )
     return views
 
