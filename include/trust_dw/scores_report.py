@@ -541,8 +541,14 @@ def render_explanation(e: Explanation) -> Group:
     total = Table(title="Total", title_justify="left", show_header=False)
     total.add_column("step")
     total.add_column("points", justify="right")
-    total.add_row("weighted score (Σ contributions)", _cell(e.base_score))
-    total.add_row("− deductions (capped)", _cell(e.deductions))
+    if e.base_score is not None:
+        total.add_row("weighted score (Σ contributions)", _cell(e.base_score))
+    else:  # not published for this score: the sum of the displayed (rounded) contributions
+        weighted = sum(line.contribution or 0 for line in e.indicators)
+        total.add_row("weighted score (≈ Σ contributions above)", _cell(round(weighted, 2)))
+    total.add_row(
+        "− deductions (capped)", "none for this score" if e.deductions is None else _cell(e.deductions)
+    )
     total.add_row(f"= {spec.score_column} (clamped to 0–100, rounded)", _cell(e.score))
     parts: list[Any] = [head, ind, total]
     if e.rulings:
