@@ -20,13 +20,14 @@ DEMO_DAYS ?= 3
 DEMO_SCALE ?= tiny
 DEMO_SEED ?= 42
 
-.PHONY: help venv demo test test-fast test-full lint format lock clean docs
+.PHONY: help venv demo test test-fast test-full lint format lock clean bench docs
 
 help:
 	@echo "make demo   - set up, generate sample data, run the pipeline through Airflow, show what was published"
 	@echo "make test   - set up and run the whole test suite (what CI runs)"
 	@echo "make lint   - ruff + sqlfluff"
 	@echo "make lock   - recompile requirements.lock from pyproject.toml"
+	@echo "make bench SCALE=medium - benchmark the daily run (bench/README.md); results in bench/results/"
 	@echo "make docs   - dbt docs generate (lineage, models, tests) and print where the site is"
 
 venv: $(VENV)/.installed
@@ -68,6 +69,15 @@ format: venv
 DOCS_DS ?= $(DEMO_START)
 docs: venv
 	$(PY) -m trust_dw.dbt_runner docs --ds $(DOCS_DS)
+
+# Benchmark of the daily run (bench/README.md): data under $$TRUST_DW_BENCH_HOME/<scale> (default
+# /tmp/trust_dw_bench/pipeline/<scale>), results in bench/results/<scale>.{json,md}.
+SCALE ?= small
+DAYS ?= $(if $(filter medium,$(SCALE)),31,3)
+BENCH_ARGS ?= $(if $(filter large,$(SCALE)),--memory-limit 4GB,--airflow)
+
+bench: venv
+	$(BIN)/trust-dw bench --scale $(SCALE) --days $(DAYS) $(BENCH_ARGS)
 
 clean:
 	rm -rf var .pytest_cache dbt_project/target dbt_project/logs

@@ -190,3 +190,9 @@ def explain(
     except ScoresReportError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
+
+
+# --- bench (trust_dw.bench) -----------------------------------------------------------------------
+from trust_dw.bench import commands as _bench_commands  # noqa: E402
+
+app.command(name="bench")(_bench_commands.bench)

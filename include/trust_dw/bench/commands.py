@@ -1,0 +1,83 @@
+"""``trust-dw bench`` (registered in ``trust_dw.cli``) and ``python -m trust_dw.bench day``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from trust_dw.bench.day import run_day
+from trust_dw.bench.driver import DEFAULT_SEED, DEFAULT_START, RESULTS_DIR, BenchConfig, run_bench
+from trust_dw.bench.measure import say
+from trust_dw.bench.report import fmt
+from trust_dw.config import Settings
+
+
+def bench(
+    scale: Annotated[str, typer.Option(help="Generator scale: tiny, small, medium, large.")] = "small",
+    days: Annotated[
+        int,
+        typer.Option(min=1, help="Business dates to run, in order; the last one is (re)run and measured."),
+    ] = 3,
+    start: Annotated[str, typer.Option(help="First business date YYYY-MM-DD.")] = DEFAULT_START,
+    seed: Annotated[int, typer.Option(help="Generator seed.")] = DEFAULT_SEED,
+    home: Annotated[
+        Path | None,
+        typer.Option(help="TRUST_DW_HOME of the benchmark (default $TRUST_DW_BENCH_HOME/<scale>)."),
+    ] = None,
+    memory_limit: Annotated[
+        str | None, typer.Option(help="DuckDB memory_limit (default TRUST_DW_MEMORY_LIMIT, 4GB).")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="DuckDB threads (default TRUST_DW_THREADS, all cores).")
+    ] = None,
+    airflow: Annotated[
+        bool, typer.Option("--airflow", help="Also time the last ds through `airflow dags test`.")
+    ] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Forget earlier runs in this home (keeps the landing files).")
+    ] = False,
+    results_dir: Annotated[
+        Path, typer.Option(help="Where <name>.json and <name>.md are written.")
+    ] = RESULTS_DIR,
+    name: Annotated[str | None, typer.Option(help="Results file name (default: the scale).")] = None,
+) -> None:
+    """Benchmark the daily run: generate (or reuse) data, run every ds, measure, verify, write results."""
+    config = BenchConfig(
+        scale=scale,
+        days=days,
+        start=start,
+        seed=seed,
+        home=home,
+        memory_limit=memory_limit,
+        threads=threads,
+        airflow=airflow,
+        fresh=fresh,
+        results_dir=results_dir,
+        name=name,
+    )
+    doc = run_bench(config)
+    for target in doc["targets"]:
+        state = "-" if target["met"] is None else ("met" if target["met"] else "NOT met")
+        say(f"  target {target['target']}: {fmt(target['measured'], 2)} ({state})")
+    if not doc["ok"] or not doc["verified"]:
+        say("benchmark FAILED: a run failed or its outputs did not verify (see the results)")
+        raise typer.Exit(1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m trust_dw.bench day …``: run and measure one ds in this process, write its record."""
+    parser = argparse.ArgumentParser(prog="python -m trust_dw.bench")
+    sub = parser.add_subparsers(dest="command", required=True)
+    day = sub.add_parser("day", help="run and measure one ds in this process (used by the driver)")
+    day.add_argument("--ds", required=True)
+    day.add_argument("--index", type=int, default=1)
+    day.add_argument("--out", required=True)
+    day.add_argument("--rerun", action="store_true")
+    args = parser.parse_args(argv)
+    record = run_day(Settings.from_env(), args.ds, args.index, args.rerun)
+    Path(args.out).write_text(json.dumps(record.to_json(), indent=1, default=str), encoding="utf-8")
+    return 0 if record.ok else 1

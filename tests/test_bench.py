@@ -1,0 +1,219 @@
+"""The benchmark harness (trust_dw.bench): one real tiny day measured and verified, and the checks that
+stop a fast wrong run from passing. Speed itself is never asserted here (bench/README.md)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from trust_dw.bench.day import dbt_group, union_seconds
+from trust_dw.bench.driver import BenchConfig, run_bench
+from trust_dw.bench.floor import run_floor
+from trust_dw.bench.report import figures, target_results
+from trust_dw.bench.verify import landing_records, verify_allocation, verify_day
+from trust_dw.config import Settings
+from trust_dw.feeds import FEED_NAMES
+from trust_dw.warehouse import connect
+
+DS = "2026-01-01"
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path, Path]:
+    """One tiny day benchmarked for real (generate, ingest, dbt, gate, publish, floor) in its own home."""
+    root = tmp_path_factory.mktemp("bench")
+    config = BenchConfig(scale="tiny", days=1, home=root / "home", results_dir=root / "results")
+    doc = run_bench(config)
+    return doc, root / "home", root / "results"
+
+
+def test_tiny_day_is_measured_verified_and_written(bench_run):
+    doc, home, results = bench_run
+    assert doc["ok"] and doc["verified"], json.dumps(doc["days"], indent=1)[:4000]
+    [day] = doc["days"]
+    names = [s["name"] for s in day["stages"]]
+    assert names[:8] == [f"ingest {feed}" for feed in FEED_NAMES]
+    assert {"dbt build", "dbt core", "dbt marts/scores", "dbt data tests", "gate", "publish"} <= set(names)
+    stages = {s["name"]: s for s in day["stages"]}
+    # rows in/out are the real counts: what was landed and what was published
+    landed = sum(
+        landing_records(p) for f in FEED_NAMES for p in (home / "landing" / f / f"ds={DS}").glob("*.csv")
+    )
+    assert sum(stages[f"ingest {f}"]["rows_in"] for f in FEED_NAMES) == landed == day["rows"]["rows_read"]
+    manifests = [json.loads(p.read_text()) for p in (home / "exports").glob(f"*/ds={DS}/_manifest.json")]
+    assert len(manifests) == 5
+    assert stages["publish"]["rows_out"] == sum(m["rows"] for m in manifests) == day["rows"]["rows_published"]
+    assert set(day["totals"]) == {"ingest", "dbt", "gate", "publish"}
+    assert day["peak_rss_mib"] > 50 and day["wall_s"] >= sum(day["totals"].values())
+    # the floor read every landing record once and wrote as many rows as were published
+    floor = doc["floors"][DS]
+    assert floor["records_read"] == landed and floor["rows_written"] == day["rows"]["rows_published"]
+    assert doc["figures"]["pipeline_over_floor"] == round(day["wall_s"] / floor["wall_s"], 2)
+    text = (results / "tiny.md").read_text()
+    assert "pipeline / floor" in text and "| ingest orders |" in text and "verified: **yes**" in text
+    assert json.loads((results / "tiny.json").read_text())["verified"] is True
+
+
+def test_a_wrong_run_does_not_verify(bench_run, tmp_path):
+    """Rows missing from a candidate table after publishing: coverage and row-count checks fail."""
+    _, home, _ = bench_run
+    copy = tmp_path / "home"
+    shutil.copytree(home, copy, ignore=shutil.ignore_patterns("airflow", "gx"))
+    settings = Settings(home=copy, threads=1)
+    with connect(settings) as con:
+        con.execute(
+            "delete from marts.shop_scores_daily "
+            "where shop_id = (select min(shop_id) from marts.shop_scores_daily)"
+        )
+        con.execute("delete from raw.products where _source_line = 2")
+    failed = {c.name for c in verify_day(settings, DS) if not c.ok}
+    assert "shop_scores_daily: one row per shop with a cohort order in W30" in failed
+    assert "publish shop_scores_daily: complete, sha256, rows = candidates > 0" in failed
+    assert any(name.startswith("ingest products:") for name in failed)
+    assert len(failed) == 3
+
+
+def test_floor_reads_every_record_once(bench_run):
+    _, home, _ = bench_run
+    settings = Settings(home=home, threads=1)
+    floor = run_floor(settings, DS, 7)
+    with connect(settings, read_only=True) as con:
+        [(read,)] = con.execute(
+            "select sum(rows_read) from ingest.load_ledger where ds = cast($ds as date)", {"ds": DS}
+        ).fetchall()
+    assert floor["records_read"] == read and floor["rows_written"] == 7
+
+
+# --- the allocation check on synthetic published rows -------------------------------------------------
+
+BUDGETS = {"solo": 1000, "duo": 101}
+PARTS = [("duo", 1, "shop", 0.7, 0.5), ("duo", 2, "creator", 0.3, 0.5), ("solo", 1, "product", 1.0, 0.3)]
+
+
+def _allocation(home: Path, rows: list[tuple[str, str, int]]) -> Settings:
+    folder = home / "exports" / "flow_allocation_daily" / f"ds={DS}"
+    folder.mkdir(parents=True)
+    pools, kinds, impressions = zip(*rows, strict=True)
+    table = pa.table(
+        {"pool_id": pools, "recipient_type": kinds, "impressions": pa.array(impressions, pa.int64())}
+    )
+    pq.write_table(table, folder / "part-0.parquet")
+    return Settings(home=home)
+
+
+GOOD = [
+    # duo: shops get floor(0.7 × 101) = 70 (cap floor(0.5 × 70) = 35), creators the rest 31 (cap 15)
+    ("duo", "shop", 35),
+    ("duo", "shop", 35),
+    ("duo", "creator", 15),
+    ("duo", "creator", 15),
+    ("duo", "reserve", 1),
+    # solo: cap floor(0.3 × 1000) = 300
+    ("solo", "product", 300),
+    ("solo", "product", 300),
+    ("solo", "product", 300),
+    ("solo", "reserve", 100),
+]
+
+
+def test_allocation_check_passes_an_exact_allocation(tmp_path):
+    checks = verify_allocation(_allocation(tmp_path, GOOD), DS, BUDGETS, PARTS)
+    assert len(checks) == 5 and all(c.ok for c in checks), checks
+
+
+@pytest.mark.parametrize(
+    ("change", "failing"),
+    [
+        (
+            {5: ("solo", "product", 299)},
+            "flow solo: Σ impressions (reserve included) = budget, reserve row present",
+        ),
+        ({4: ("duo", "shop", 1)}, "flow duo: Σ impressions (reserve included) = budget, reserve row present"),
+        (
+            {0: ("duo", "shop", 36), 1: ("duo", "shop", 34)},
+            "flow duo/shop: no recipient above floor(cap × part budget)",
+        ),
+        (
+            {2: ("duo", "creator", 16), 3: ("duo", "creator", 14)},
+            "flow duo/creator: no recipient above floor(cap × part budget)",
+        ),
+    ],
+)
+def test_allocation_check_fails_a_wrong_allocation(tmp_path, change, failing):
+    rows = [change.get(i, row) for i, row in enumerate(GOOD)]
+    checks = verify_allocation(_allocation(tmp_path, rows), DS, BUDGETS, PARTS)
+    assert [c.name for c in checks if not c.ok] == [failing]
+
+
+# --- small pieces ------------------------------------------------------------------------------------
+
+
+def test_landing_records_counts_data_lines(tmp_path):
+    (tmp_path / "a.csv").write_bytes(b"h1,h2\n1,2\n3,4\n")
+    (tmp_path / "b.csv").write_bytes(b"h1,h2\n1,2\n3,4")  # no newline at the end
+    (tmp_path / "c.csv").write_bytes(b"h1,h2\n")
+    assert [landing_records(tmp_path / n) for n in ("a.csv", "b.csv", "c.csv")] == [2, 2, 0]
+
+
+def test_union_of_node_spans_counts_overlaps_once():
+    assert union_seconds([(0.0, 2.0), (1.0, 3.0), (5.0, 6.0), (5.5, 5.7)]) == pytest.approx(4.0)
+    assert union_seconds([]) == 0.0
+
+
+def test_dbt_nodes_are_grouped_by_folder_and_kind():
+    assert (
+        dbt_group(
+            "model.trust_dw.fct_orders",
+            {"resource_type": "model", "original_file_path": "models/core/fct_orders.sql"},
+        )
+        == "dbt core"
+    )
+    assert (
+        dbt_group(
+            "model.trust_dw.x", {"resource_type": "model", "original_file_path": "models/marts/scores/x.sql"}
+        )
+        == "dbt marts/scores"
+    )
+    assert dbt_group("test.trust_dw.unique_x", {"resource_type": "test"}) == "dbt data tests"
+    assert dbt_group("seed.trust_dw.flow_pools", {"resource_type": "seed"}) == "dbt seeds"
+
+
+def _record(ds: str, index: int, wall: float, gate: float, rss: float):
+    from trust_dw.bench.day import DayRecord
+
+    return DayRecord(
+        ds=ds,
+        day_index=index,
+        ok=True,
+        wall_s=wall,
+        cpu_s=wall,
+        peak_rss_mib=rss,
+        spill_mib=0.0,
+        stages=[],
+        totals={"ingest": 1.0, "dbt": wall - gate - 2.0, "gate": gate, "publish": 1.0},
+        rows={},
+        published={},
+    )
+
+
+def test_figures_and_targets_of_medium():
+    records = {
+        "2026-01-01": _record("2026-01-01", 1, 40.0, 4.0, 1000.0),
+        "2026-01-02": _record("2026-01-02", 2, 40.0, 4.0, 1000.0),
+        "2026-01-31": _record("2026-01-31", 31, 56.0, 14.0, 4000.0),
+    }
+    figs = figures(records, {"2026-01-31": {"wall_s": 20.0}}, "medium")
+    assert figs["last_over_day2"] == 1.4 and figs["pipeline_over_floor"] == 2.8 and figs["gate_share"] == 0.25
+    assert figs["peak_rss_gb"] == 4.19  # 4000 MiB in GB (10⁹ bytes)
+    met = {t["key"]: t["met"] for t in target_results("medium", figs)}
+    assert met == {
+        "last_day_wall_s": True,
+        "pipeline_over_floor": True,
+        "peak_rss_gb": False,
+        "last_over_day2": False,
+        "gate_share": False,
+    }
