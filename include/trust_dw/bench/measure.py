@@ -8,7 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -161,16 +161,19 @@ def machine() -> dict[str, Any]:
         except PackageNotFoundError:
             packages[name] = None
     info["packages"] = packages
-    try:
-        info["commit"] = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=10,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        info["commit"] = None
+    # TRUST_DW_BENCH_COMMIT names the code when it runs from an exported tree (git archive) without .git.
+    info["commit"] = os.environ.get("TRUST_DW_BENCH_COMMIT")
+    with suppress(OSError, subprocess.SubprocessError):
+        info["commit"] = (
+            info["commit"]
+            or subprocess.run(
+                ["git", "-C", str(REPO_ROOT), "rev-parse", "--short=12", "HEAD"],
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=10,
+            ).stdout.strip()
+        )
     return info
 
 
