@@ -77,10 +77,10 @@ class BenchConfig:
         return env
 
     def settings(self) -> Settings:
-        saved = dict(os.environ)
+        env, saved = self.env(), dict(os.environ)
         try:
             os.environ.clear()
-            os.environ.update(self.env())
+            os.environ.update(env)
             return Settings.from_env()
         finally:
             os.environ.clear()
@@ -199,6 +199,16 @@ def _task_durations(local: Any, run_id: str) -> dict[str, float]:
 
 def run_bench(config: BenchConfig) -> dict[str, Any]:
     """The whole benchmark; returns the results document (also written to ``results_dir``)."""
+    # Settings.warehouse_path follows TRUST_DW_WAREHOUSE: the bench's working file is in its own home.
+    saved = os.environ.pop("TRUST_DW_WAREHOUSE", None)
+    try:
+        return _run_bench(config)
+    finally:
+        if saved is not None:
+            os.environ["TRUST_DW_WAREHOUSE"] = saved
+
+
+def _run_bench(config: BenchConfig) -> dict[str, Any]:
     settings = config.settings()
     home = settings.home
     say(f"benchmark {config.scale}: {config.days} days from {config.start}, home {home}")
