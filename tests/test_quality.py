@@ -228,3 +228,9 @@ def test_missing_threshold_is_named(home: Settings) -> None:
     mutate(home, "delete from seeds.gate_thresholds where threshold = 'max_l5_share'")
     with pytest.raises(RuntimeError, match="max_l5_share"):
         validate(home, DS)
+
+
+def test_missing_candidate_table_is_named(home: Settings) -> None:
+    mutate(home, "drop table marts.provider_tiers_daily")
+    with pytest.raises(RuntimeError, match=r"candidate tables missing from .*: marts\.provider_tiers_daily"):
+        validate(home, DS)

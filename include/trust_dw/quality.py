@@ -234,7 +234,7 @@ def candidate_fingerprint(con, table: str, ds: str) -> dict[str, Any]:
     return {"rows": int(rows), "hash": digest}
 
 
-def gate_parameters(con, ds: str) -> dict[str, Any]:
+def gate_parameters(con) -> dict[str, Any]:
     """Expectation parameters: every row of ``seeds.gate_thresholds`` plus the ones derived from them."""
     try:
         rows = con.execute("select threshold, value from seeds.gate_thresholds").fetchall()
@@ -284,7 +284,7 @@ def _read_frame(con, settings: Settings, suite: SuiteFile, frame: FrameSpec, ds:
             }
         ).astype({"ratio_to_previous": "float64"})
     try:
-        return con.execute(frame.sql, {"ds": ds}).df()
+        return con.execute(frame.sql, {"ds": ds} if "$ds" in frame.sql else None).df()
     except Exception as exc:
         raise RuntimeError(
             f"gate frame {suite.name}.{frame.name} ({suite.path.name}) could not be read from "
@@ -388,7 +388,7 @@ def validate(settings: Settings, ds: str, *, raise_on_failure: bool = True) -> G
     timings: dict[str, float] = {}
     suites = load_suite_files(settings.expectations_dir)
     with connect(settings, read_only=True) as con:
-        params = gate_parameters(con, ds)
+        params = gate_parameters(con)
         missing = {
             p
             for suite in suites
@@ -399,6 +399,18 @@ def validate(settings: Settings, ds: str, *, raise_on_failure: bool = True) -> G
         if missing:
             raise RuntimeError(f"gate parameters missing from seeds.gate_thresholds: {sorted(missing)}")
         tables = sorted({s.table for s in suites if s.table})
+        missing_tables = [
+            t
+            for t in tables
+            if not con.execute(
+                "select count(*) from duckdb_tables() where schema_name = 'marts' and table_name = ?", [t]
+            ).fetchall()[0][0]
+        ]
+        if missing_tables:
+            raise RuntimeError(
+                f"candidate tables missing from {settings.warehouse_path}: "
+                f"{', '.join('marts.' + t for t in missing_tables)} (run dbt build for ds={ds} first)"
+            )
         fingerprints = {table: candidate_fingerprint(con, table, ds) for table in tables}
         frames = [
             (suite, frame, _read_frame(con, settings, suite, frame, ds, fingerprints))
