@@ -16,12 +16,14 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from trust_dw.config import Settings
+from trust_dw.runlock import RunLocked, run_lock
 
 # DESIGN §2: ds is the business date in Asia/Shanghai.
 BUSINESS_TZ = "Asia/Shanghai"
@@ -278,19 +280,29 @@ def run_ds(
 
     Returns the :class:`PipelineRun` (every outcome, the failing one with its exception); never swallows
     a failure silently — check ``run.ok``. ``on_stage`` is called after each stage (for live output).
+    The whole run holds the home's run lock (:mod:`trust_dw.runlock`): while another run holds it, nothing
+    runs and the only outcome is a failed ``lock`` step whose error names the other run.
     """
     run = PipelineRun(ds=check_ds(ds))
-    for stage in stages:
-        started = time.perf_counter()
-        try:
-            result = stage.run(settings, run.ds)
-        except Exception as exc:  # the stage's own exception names the fault; it is kept, not hidden
-            outcome = StageOutcome(stage.name, False, time.perf_counter() - started, error=exc)
-        else:
-            outcome = StageOutcome(stage.name, True, time.perf_counter() - started, result=result)
-        run.outcomes.append(outcome)
-        if on_stage is not None:
-            on_stage(outcome)
-        if not outcome.ok:
-            break
+    with ExitStack() as held:
+        try:  # one run per TRUST_DW_HOME at a time; a second one stops here, naming the first
+            held.enter_context(run_lock(settings, run.ds))
+        except RunLocked as exc:
+            stages = ()
+            run.outcomes.append(StageOutcome("lock", False, 0.0, error=exc))
+            if on_stage is not None:
+                on_stage(run.outcomes[-1])
+        for stage in stages:
+            started = time.perf_counter()
+            try:
+                result = stage.run(settings, run.ds)
+            except Exception as exc:  # the stage's own exception names the fault; it is kept, not hidden
+                outcome = StageOutcome(stage.name, False, time.perf_counter() - started, error=exc)
+            else:
+                outcome = StageOutcome(stage.name, True, time.perf_counter() - started, result=result)
+            run.outcomes.append(outcome)
+            if on_stage is not None:
+                on_stage(outcome)
+            if not outcome.ok:
+                break
     return run
