@@ -19,6 +19,7 @@ Then day 2 vs the last day and their ratio (target: last ≤ 1.3 × day 2). Heav
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -93,7 +94,9 @@ def main() -> None:
     home = args.home.resolve()
     if home.exists():
         shutil.rmtree(home)
-    settings = Settings(home=home, memory_limit=os.environ.get("TRUST_DW_MEMORY_LIMIT", "2GB"), threads=2)
+    # Paths from the environment (TRUST_DW_REPO may point at another checkout), the home from --home.
+    memory = os.environ.get("TRUST_DW_MEMORY_LIMIT", "2GB")
+    settings = dataclasses.replace(Settings.from_env(), home=home, memory_limit=memory, threads=2)
     settings.ensure_dirs()
     t0 = time.perf_counter()
     generate(settings, args.scale, args.start, args.days, args.seed)
