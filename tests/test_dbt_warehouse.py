@@ -12,7 +12,7 @@ dbt models (no contributions, no aggregates).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
@@ -227,7 +227,7 @@ def _observe_windows(run: Run, con, ds: str, label: str) -> None:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     home = Path(tmp_path_factory.mktemp("warehouse")).resolve()
-    settings = Settings(home=home, memory_limit="1GB", threads=2)
+    settings = replace(Settings.from_env(), home=home, memory_limit="1GB", threads=2)
     settings.ensure_dirs()
     generate(settings, "tiny", DAYS[0], len(DAYS), SEED, faults="duplicates,late,orphans")
     result = Run(settings)
@@ -331,3 +331,22 @@ def test_rerunning_the_newest_ds_after_a_backfill_changes_nothing(run: Run) -> N
 def test_the_dbt_unit_tests_of_the_warehouse_pass(run: Run) -> None:
     assert len(run.unit_test_statuses) == 5, run.unit_test_statuses
     assert set(run.unit_test_statuses.values()) == {"pass"}
+
+
+def test_a_failed_build_names_the_failed_node_and_its_error(tmp_path: Path) -> None:
+    from trust_dw.dbt_runner import DbtError
+
+    settings = replace(Settings.from_env(), home=tmp_path / "empty", memory_limit="1GB", threads=1)
+    settings.ensure_dirs()
+    with pytest.raises(DbtError) as caught:  # no ingest ran: raw.shops does not exist
+        build(settings, DAYS[0], select="stg_shops__shops")
+    message = str(caught.value)
+    assert caught.value.failed_nodes == ["model.trust_dw.stg_shops__shops"]
+    assert "ds=2026-01-01" in message and "model.trust_dw.stg_shops__shops: error" in message
+    assert "raw" in message and "shops" in message  # dbt's own message names the missing table
+
+
+def test_ds_must_be_a_date(tmp_path: Path) -> None:
+    settings = Settings(home=tmp_path / "dw")
+    with pytest.raises(ValueError, match="ds must be a date YYYY-MM-DD, got '2026-13-01'"):
+        build(settings, "2026-13-01")
