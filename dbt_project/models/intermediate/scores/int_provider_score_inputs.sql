@@ -71,13 +71,16 @@ served_figures as (
         count(*) as served_shops,
         sum(coalesce(shop_window.gmv, 0)) as gmv_w30,
         sum(coalesce(shop_gmv_prev30.gmv_prev30, 0)) as gmv_prev30,
+        -- exact decimal sums (gmv and scores are decimals): a double sum depends on the order the parallel
+        -- aggregation adds the shops in, and the published served_quality would differ in its last bits
+        -- between two runs of the same ds
         sum(
             case when shop_scores.score_status = 'scored' and shop_scores.experience_score is not null
-                then cast(shop_window.gmv as double) * shop_scores.experience_score end
+                then shop_window.gmv * shop_scores.experience_score end
         ) as served_quality_weighted,
         sum(
             case when shop_scores.score_status = 'scored' and shop_scores.experience_score is not null
-                then cast(shop_window.gmv as double) end
+                then shop_window.gmv end
         ) as served_quality_gmv
     from served_shops
     left join shop_window
@@ -107,7 +110,8 @@ final as (
         served_figures.served_quality_weighted,
         served_figures.served_quality_gmv,
         case when served_figures.served_quality_gmv > 0
-            then served_figures.served_quality_weighted / served_figures.served_quality_gmv
+            then cast(served_figures.served_quality_weighted as double)
+                / cast(served_figures.served_quality_gmv as double)
         end as served_quality,
         capability_coverage.capability_count,
         capability_coverage.capability_total
