@@ -7,6 +7,8 @@ two DAG runs are shared by the whole module (db migrate and dbt are the slow par
 - D1: tiny data with duplicates, late CDC rows, malformed rows, schema drift and orphan keys → the run
   succeeds, the ledger reconciles, the quarantine holds exactly the malformed rows of the generator's fault
   manifest, every table is published with its Asset event.
+- D3 (make test-full only): the DAG with TRUST_DW_DBT_TASKS=watcher (Cosmos watcher mode) succeeds and
+  publishes, every dbt node a task of its own in the writer pool.
 - D2: the same plus 20 shop rows with an unknown brand level (~10% of the shops drop, over the 1% limit) →
   the gate fails, the DAG run fails at `validate`, nothing of D2 is published, LATEST stays D1.
 """
@@ -35,7 +37,7 @@ from trust_dw.warehouse import connect
 
 pytestmark = pytest.mark.e2e
 
-D1, D2 = "2026-01-01", "2026-01-02"
+D1, D2, D3 = "2026-01-01", "2026-01-02", "2026-01-03"
 BAD_SHOP_ROWS = 20
 
 
@@ -64,7 +66,7 @@ def _add_bad_shops_file(settings: Settings, ds: str) -> Path:
 def home(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     settings = Settings(home=tmp_path_factory.mktemp("e2e") / "dw")
     settings.ensure_dirs()
-    generate(settings, "tiny", D1, 2, seed=11, faults=",".join(FAULT_KINDS))
+    generate(settings, "tiny", D1, 3, seed=11, faults=",".join(FAULT_KINDS))
     _add_bad_shops_file(settings, D2)
     return settings
 
@@ -175,3 +177,25 @@ def test_a_failing_gate_fails_the_dag_and_publishes_nothing(home: Settings, run_
     for table in PUBLISHED_TABLES:
         assert not partition_dir(home, table, D2).exists(), table
         assert latest_ds(home, table) == D1
+
+
+@pytest.mark.full
+def test_watcher_mode_runs_every_dbt_node_as_a_task(home: Settings, run_d2: DagRunOutcome) -> None:
+    watcher = LocalAirflow(home, extra_env={"TRUST_DW_DBT_TASKS": "watcher"})
+    outcome = watcher.run_dag(D3)
+    print(f"DAG run {D3} (watcher): {outcome.state} in {outcome.seconds:.1f} s")
+    assert outcome.ok, _explain(outcome)
+    dbt_tasks = {t: s for t, s in outcome.task_states.items() if t.startswith("dbt.")}
+    assert "dbt.dbt_producer_watcher" in dbt_tasks
+    assert len(dbt_tasks) > 100  # one per model, seed, snapshot and tested model
+    assert set(dbt_tasks.values()) == {"success"}
+    with sqlite3.connect(f"file:{watcher.db_path}?mode=ro", uri=True) as con:
+        pools = dict(
+            con.execute(
+                "select task_id, pool from task_instance where dag_id = ? and run_id = ?",
+                (DAG_ID, outcome.run_id),
+            ).fetchall()
+        )
+    # every task that runs dbt is a writer; Cosmos' EmptyOperator gateway after the producer runs nothing
+    assert {pools[t] for t in dbt_tasks if t != "dbt.dbt_producer_watcher_done"} == {"duckdb_writer"}
+    assert {latest_ds(home, t) for t in PUBLISHED_TABLES} == {D3}

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from trust_dw.config import Settings
@@ -187,9 +187,9 @@ class LocalAirflow:
             seconds=time.perf_counter() - started,
             log_path=self.logs_dir / f"dags_test_{dag_id}_{ds}.log",
         )
-        latest = self.latest_run(dag_id)
-        if latest is not None:
-            outcome.run_id, outcome.state = latest
+        found = self.run_of(ds, dag_id)
+        if found is not None:
+            outcome.run_id, outcome.state = found
             outcome.task_states = self.task_states(dag_id, outcome.run_id)
         return outcome
 
@@ -200,10 +200,13 @@ class LocalAirflow:
         with sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True) as con:
             return con.execute(sql, params).fetchall()
 
-    def latest_run(self, dag_id: str = DAG_ID) -> tuple[str, str] | None:
-        """(run_id, state) of the newest run of ``dag_id``."""
+    def run_of(self, ds: str, dag_id: str = DAG_ID) -> tuple[str, str] | None:
+        """(run_id, state) of the newest run of ``dag_id`` whose logical date is ds 00:00 +08:00."""
+        instant = datetime.fromisoformat(logical_date(ds)).astimezone(UTC)
         rows = self._query(
-            "select run_id, state from dag_run where dag_id = ? order by id desc limit 1", (dag_id,)
+            "select run_id, state from dag_run where dag_id = ? and logical_date = ? "
+            "order by id desc limit 1",
+            (dag_id, instant.strftime("%Y-%m-%d %H:%M:%S.%f")),
         )
         return rows[0] if rows else None
 
