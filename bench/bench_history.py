@@ -5,7 +5,8 @@ time with the ``warehouse`` selector (staging, snapshots, core, contract windows
 exactly as the daily pipeline does. Per ds it prints:
 
 - ``build_s``: wall seconds of the dbt build (includes dbt's start-up and project parse, which is the
-  same every day);
+  same every day); ``cpu_s``: CPU seconds of this process during it (dbt and DuckDB run in-process), the
+  figure least disturbed by other work on the machine;
 - ``models_s``: Σ execution seconds of the nodes (run_results.json), the data work alone;
 - ``partition``: rows in the ds's raw.orders partition, and ``scanned``: rows of raw.orders the
   fct_orders model actually read (DuckDB profiling of its compiled SQL re-run read-only);
@@ -103,14 +104,24 @@ def main() -> None:
     print(f"generated {args.scale} x {args.days} days in {time.perf_counter() - t0:.0f} s ({home})")
 
     days = [(date.fromisoformat(args.start) + timedelta(days=i)).isoformat() for i in range(args.days)]
-    header = ("ds", "build_s", "models_s", "partition", "raw_read", "raw_kept", "fct_read", "raw_total")
-    print("{:<11} {:>8} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}".format(*header))
-    figures: dict[str, tuple[float, float, int, int]] = {}
+    header = (
+        "ds",
+        "build_s",
+        "cpu_s",
+        "models_s",
+        "partition",
+        "raw_read",
+        "raw_kept",
+        "fct_read",
+        "raw_total",
+    )
+    print("{:<11} {:>8} {:>7} {:>9} {:>10} {:>10} {:>10} {:>10} {:>10}".format(*header))
+    figures: dict[str, tuple[float, float, float, int, int]] = {}
     for ds in days:
         ingest_ds(settings, ds)
-        t = time.perf_counter()
+        t, cpu = time.perf_counter(), time.process_time()
         build(settings, ds, selector="warehouse")
-        build_s = time.perf_counter() - t
+        build_s, cpu_s = time.perf_counter() - t, time.process_time() - cpu
         models_s = _model_seconds(settings)
         with connect(settings, read_only=True) as con:
             partition, total = con.execute(
@@ -119,10 +130,11 @@ def main() -> None:
         reads = _rows_read_by_fct_orders(settings)
         raw_read, raw_kept = reads.get("raw.orders", (0, 0))
         fct_read = reads.get("core.fct_orders", (0, 0))[0]
-        figures[ds] = (build_s, models_s, raw_read, fct_read)
-        row = (ds, f"{build_s:.1f}", f"{models_s:.1f}", f"{partition:,}", f"{raw_read:,}", f"{raw_kept:,}")
+        figures[ds] = (build_s, cpu_s, models_s, raw_read, fct_read)
+        row = (ds, f"{build_s:.1f}", f"{cpu_s:.1f}", f"{models_s:.1f}", f"{partition:,}", f"{raw_read:,}")
         print(
-            "{:<11} {:>8} {:>9} {:>10} {:>10} {:>10}".format(*row),
+            "{:<11} {:>8} {:>7} {:>9} {:>10} {:>10}".format(*row),
+            f"{raw_kept:>10,}",
             f"{fct_read:>10,} {total:>10,}",
             flush=True,
         )
@@ -130,17 +142,17 @@ def main() -> None:
     n = len(days)
     print()
     for label, ds in (("day 2", days[1]), (f"day {n}", days[-1])):
-        b, m, r, f = figures[ds]
-        print(
-            f"{label} ({ds}): build {b:.1f} s, models {m:.1f} s,",
-            f"rows read: raw.orders {r:,}, fct_orders {f:,}",
-        )
-    (b2, m2, r2, _), (bn, mn, rn, _) = figures[days[1]], figures[days[-1]]
-    print(
-        f"ratio day {n} / day 2: build {bn / b2:.2f}, models {mn / m2:.2f},",
-        f"raw.orders rows read {rn / max(r2, 1):.2f}",
-    )
-    print(f"target: build ratio <= 1.3 -> {'met' if bn / b2 <= 1.3 else 'NOT met'}")
+        b, c, m, r, f = figures[ds]
+        print(f"{label} ({ds}): build {b:.1f} s wall, {c:.1f} s CPU, nodes {m:.1f} s,")
+        print(f"    rows read: raw.orders {r:,}, fct_orders {f:,}")
+    (b2, c2, m2, r2, _), (bn, cn, mn, rn, _) = figures[days[1]], figures[days[-1]]
+    print(f"ratio day {n} / day 2: wall {bn / b2:.2f}, CPU {cn / c2:.2f}, nodes {mn / m2:.2f}")
+    print(f"    raw.orders rows read {rn / max(r2, 1):.2f}")
+    verdict = {
+        name: "met" if ratio <= 1.3 else "NOT met" for name, ratio in (("wall", bn / b2), ("CPU", cn / c2))
+    }
+    print(f"target <= 1.3: wall {verdict['wall']}, CPU {verdict['CPU']}")
+    print("(wall and node times depend on the machine's load; CPU seconds of the build process much less)")
 
 
 if __name__ == "__main__":
