@@ -10,6 +10,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -258,6 +259,8 @@ READER = textwrap.dedent(
         except Exception as exc:
             errors.append(repr(exc))
         queries += 1
+        if queries == 1:
+            open(stop + ".ready", "w").close()  # connected and answered: the test may publish now
         if os.path.exists(stop) and queries >= 3:
             break
     print(repr((sorted(seen), errors, queries)))
@@ -275,6 +278,12 @@ def test_reader_keeps_working_while_publish_swaps_the_serving_file(home: Setting
         text=True,
     )
     try:
+        ready = tmp_path / "stop.ready"
+        for _ in range(600):  # the reader holds the current serving file open before anything is published
+            if ready.exists() or reader.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert ready.exists(), reader.communicate()[1]
         for ds in (D2, D3, D2):
             publish(home, ds, run_id=f"run-{ds}")
         # a second writer-side open while the reader holds the old file: a new reader opens the new one
@@ -289,8 +298,10 @@ def test_reader_keeps_working_while_publish_swaps_the_serving_file(home: Setting
     assert errors == []
     assert queries >= 3
     six = ROWS["shop_scores_daily"]
-    # every answer is a consistent set of complete partitions
+    # every answer is a consistent set of complete partitions, and the reader's (old, replaced) file still
+    # sees the partitions published after it opened it, through its views
     assert set(seen) <= {((D1, six),), ((D1, six), (D2, six)), ((D1, six), (D2, six), (D3, six))}
+    assert ((D1, six), (D2, six), (D3, six)) in seen
 
 
 class _Event:  # the shape of Airflow's AssetEventDagRunReferenceResult that the consumer reads
