@@ -88,7 +88,7 @@ def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
 # How the DAG runs dbt: "single" (default) = one task running trust_dw.dbt_runner.build, as `trust-dw run`;
 # "watcher" = Cosmos watcher mode: the same one `dbt build` plus one Airflow task per dbt node, visible in
 # the UI, at a measured cost (docs/airflow.md).
-DBT_TASK_MODES = ("watcher", "single")
+DBT_TASK_MODES = ("single", "watcher")
 
 
 @dataclass(frozen=True)
