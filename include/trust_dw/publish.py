@@ -260,12 +260,15 @@ def update_latest(settings: Settings, table: str, ds: str) -> str:
 
 
 def _clean_leftovers(settings: Settings, table: str) -> None:
-    """Remove staging/replaced folders a crashed publish left behind (publishers are serialised)."""
+    """Remove staging/replaced folders and LATEST temp files a crashed publish left behind (publishers are
+    serialised)."""
     table_dir = settings.exports_dir / table
     if table_dir.is_dir():
         for leftover in table_dir.iterdir():
             if leftover.name.startswith((STAGING_PREFIX, REPLACED_PREFIX)) and leftover.is_dir():
                 shutil.rmtree(leftover, ignore_errors=True)
+            elif leftover.name.startswith(f".{LATEST_FILE}.") and leftover.name.endswith(".tmp"):
+                leftover.unlink(missing_ok=True)
 
 
 # --- the serving file --------------------------------------------------------------------------------
@@ -317,6 +320,8 @@ def refresh_serving_file(settings: Settings) -> Path:
     """
     target = settings.serving_path
     target.parent.mkdir(parents=True, exist_ok=True)
+    for stale in target.parent.glob(f".{target.name}.*.tmp*"):  # left by a publish killed mid-build
+        stale.unlink(missing_ok=True)
     tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
         con = duckdb.connect()
