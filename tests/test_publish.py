@@ -33,6 +33,7 @@ from trust_dw.publish import (
     partition_dir,
     publish,
     published_ds_from_events,
+    refresh_serving_file,
     verify_partition,
     verify_published,
 )
@@ -68,7 +69,10 @@ def home(published_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     target = tmp_path / "dw"
     shutil.copytree(published_home, target)
     monkeypatch.setenv("TRUST_DW_HOME", str(target))
-    return Settings.from_env()
+    settings = Settings.from_env()
+    # The views hold absolute paths: a moved home gets its serving file rebuilt (docs: serving file).
+    refresh_serving_file(settings)
+    return settings
 
 
 def tree_digest(root: Path) -> dict[str, str]:
