@@ -6,6 +6,7 @@ Business constants (weights, thresholds, pools) are NOT here: they live in dbt s
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +26,8 @@ class Settings:
     repo_root: Path = REPO_ROOT
     memory_limit: str = "4GB"
     threads: int = 2
+    # Cap on DuckDB's spill files (e.g. "20GB"); None = DuckDB's default, 90% of the free disk space.
+    max_temp_directory_size: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -34,6 +37,7 @@ class Settings:
             repo_root=Path(_env("TRUST_DW_REPO", str(REPO_ROOT))).resolve(),
             memory_limit=_env("TRUST_DW_MEMORY_LIMIT", "4GB"),
             threads=int(_env("TRUST_DW_THREADS", str(os.cpu_count() or 2))),
+            max_temp_directory_size=os.environ.get("TRUST_DW_MAX_TEMP_DIRECTORY_SIZE") or None,
         )
 
     # --- inputs -------------------------------------------------------------------------------
@@ -57,6 +61,14 @@ class Settings:
     @property
     def duckdb_temp_dir(self) -> Path:
         return self.home / "tmp" / "duckdb"
+
+    def duckdb_max_temp_size(self) -> str:
+        """``max_temp_directory_size`` as DuckDB takes it; the default is DuckDB's own (90% of free disk)."""
+        if self.max_temp_directory_size:
+            return self.max_temp_directory_size
+        folder = self.duckdb_temp_dir
+        probe = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
+        return f"{int(shutil.disk_usage(probe).free * 0.9) // 1024}KiB"
 
     # --- outputs --------------------------------------------------------------------------------
     @property

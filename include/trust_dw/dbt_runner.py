@@ -65,6 +65,7 @@ def dbt_env(settings: Settings) -> dict[str, str]:
         "TRUST_DW_WAREHOUSE": str(settings.warehouse_path),
         "TRUST_DW_DUCKDB_TEMP": str(settings.duckdb_temp_dir),
         "TRUST_DW_MEMORY_LIMIT": settings.memory_limit,
+        "TRUST_DW_MAX_TEMP_DIRECTORY_SIZE": settings.duckdb_max_temp_size(),
         "TRUST_DW_THREADS": str(settings.threads),
         "TRUST_DW_DBT_THREADS": os.environ.get("TRUST_DW_DBT_THREADS", str(min(settings.threads, 2))),
         "DBT_TARGET_PATH": str(dbt_target_dir(settings)),

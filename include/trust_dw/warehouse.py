@@ -26,4 +26,6 @@ def connect(
         "threads": settings.threads,
         "preserve_insertion_order": False,
     }
+    if settings.max_temp_directory_size:
+        config["max_temp_directory_size"] = settings.max_temp_directory_size
     return duckdb.connect(str(target), read_only=read_only, config=config)
