@@ -213,3 +213,8 @@ def demo(
     last = dates[-1]
     console.print(_ledger_table(settings, last))
     _published_summary(settings, last)
+    from trust_dw.report import write_report
+
+    console.print(
+        f"Daily report: {write_report(settings, date.fromisoformat(last))}", highlight=False, soft_wrap=True
+    )
