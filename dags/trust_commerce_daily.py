@@ -7,7 +7,8 @@ dbt runs as one task (`dbt_build`, default) or, with TRUST_DW_DBT_TASKS=watcher,
 watcher mode (one `dbt build`, one Airflow task per dbt node). Every task that opens the working DuckDB
 file runs in the pool `duckdb_writer` (1 slot).
 
-Configuration only: every task calls one function of trust_dw.pipeline, which `trust-dw run` calls too.
+Configuration only: every task calls one function of trust_dw.pipeline, which `trust-dw run` calls too,
+recorded in the run ledger (trust_dw.run_ledger); a task that failed for good alerts (trust_dw.alerts).
 See docs/airflow.md (ds mapping, sensors, pool, retries, backfills, the dbt modes and their costs).
 """
 
@@ -15,7 +16,8 @@ from __future__ import annotations
 
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
-from trust_dw import pipeline
+from trust_dw import pipeline, run_ledger
+from trust_dw.alerts import on_failure_callback
 from trust_dw.config import Settings
 from trust_dw.feeds import FEED_NAMES
 from trust_dw.publish import PUBLISHED_TABLES, asset_uri
@@ -85,7 +87,8 @@ def dbt_watcher_group():
     catchup=False,
     max_active_runs=1,
     user_defined_macros={"business_ds": pipeline.business_ds},
-    default_args={"owner": "data-engineering", "retries": 0},
+    # every task: a structured alert (logs/alerts.jsonl + webhook) once it has failed for good
+    default_args={"owner": "data-engineering", "retries": 0, "on_failure_callback": on_failure_callback},
     tags=["trust-dw"],
     doc_md=__doc__,
 )
@@ -96,19 +99,24 @@ def trust_commerce_daily():
 
     @task(pool=pipeline.WRITER_POOL, **POLICY.retry_args())
     def ingest(feed: str, business_date: str) -> dict:
-        return pipeline.load_summary(pipeline.ingest_feed(SETTINGS, feed, business_date))
+        load = run_ledger.airflow_stage(SETTINGS, "ingest", pipeline.ingest_feed, feed=feed, ds=business_date)
+        return pipeline.load_summary(load)
 
     @task(pool=pipeline.WRITER_POOL, retries=0)
     def dbt_build(business_date: str) -> dict:
-        return pipeline.dbt_summary(pipeline.build_models(SETTINGS, business_date))
+        build = run_ledger.airflow_stage(SETTINGS, "dbt", pipeline.build_models, ds=business_date)
+        return pipeline.dbt_summary(build)
 
     @task(pool=pipeline.WRITER_POOL, retries=0)
     def validate(business_date: str) -> dict:
-        return pipeline.gate_summary(pipeline.validate(SETTINGS, business_date))
+        gate = run_ledger.airflow_stage(SETTINGS, "gate", pipeline.validate, ds=business_date)
+        return pipeline.gate_summary(gate)
 
     @task(pool=pipeline.WRITER_POOL, outlets=PUBLISHED_ASSETS, **POLICY.retry_args())
     def publish(business_date: str, run_id: str | None = None, outlet_events=None) -> dict:
-        result = pipeline.publish(SETTINGS, business_date, run_id=run_id)
+        result = run_ledger.airflow_stage(
+            SETTINGS, "publish", pipeline.publish, ds=business_date, run_id=run_id
+        )
         for asset in PUBLISHED_ASSETS:
             outlet_events[asset].extra = result.asset_extra(asset.name)
         return {part.table: part.rows for part in result.partitions}

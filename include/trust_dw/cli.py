@@ -152,6 +152,12 @@ app.command(name="run")(_run_commands.run)
 app.command(name="demo")(_run_commands.demo)
 
 
+# --- backfill (trust_dw.backfill) -------------------------------------------------------------------
+from trust_dw import backfill as _backfill  # noqa: E402
+
+app.command(name="backfill")(_backfill.command)
+
+
 # --- scores (trust_dw.scores_report) ----------------------------------------------------------------
 _SCORES_DS_HELP = "Business date YYYY-MM-DD (default: the latest built)."
 

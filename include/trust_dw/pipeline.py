@@ -249,6 +249,7 @@ class StageOutcome:
 @dataclass
 class PipelineRun:
     ds: str
+    run_id: str = ""
     outcomes: list[StageOutcome] = field(default_factory=list)
 
     @property
@@ -275,6 +276,9 @@ def run_ds(
     ds: str,
     stages: Sequence[Stage] = STAGES,
     on_stage: Callable[[StageOutcome], None] | None = None,
+    *,
+    run_id: str | None = None,
+    trigger: str = "cli",
 ) -> PipelineRun:
     """Run ``stages`` for ds in order, in this process; stop at the first stage that raises.
 
@@ -282,27 +286,54 @@ def run_ds(
     a failure silently — check ``run.ok``. ``on_stage`` is called after each stage (for live output).
     The whole run holds the home's run lock (:mod:`trust_dw.runlock`): while another run holds it, nothing
     runs and the only outcome is a failed ``lock`` step whose error names the other run.
+    Each outcome is recorded in the run ledger (:mod:`trust_dw.run_ledger`, under ``run_id``, default a new
+    ``<trigger>__<ds>__<time>`` id); a failed run also writes an alert (:mod:`trust_dw.alerts`).
     """
-    run = PipelineRun(ds=check_ds(ds))
+    from trust_dw import alerts, run_ledger
+
+    run = PipelineRun(ds=check_ds(ds), run_id=run_id or run_ledger.new_run_id(trigger, check_ds(ds)))
+
+    def keep(outcome: StageOutcome, started_at: str, holds_lock: bool) -> None:
+        run.outcomes.append(outcome)
+        run_ledger.record(
+            settings,
+            run_id=run.run_id,
+            ds=run.ds,
+            trigger=trigger,
+            stage=outcome.stage,
+            started_at=started_at,
+            seconds=outcome.seconds,
+            result=outcome.result,
+            error=outcome.error,
+            working_file=holds_lock,  # without the lock another run may be writing the working file
+        )
+        if on_stage is not None:
+            on_stage(outcome)
+
     with ExitStack() as held:
         try:  # one run per TRUST_DW_HOME at a time; a second one stops here, naming the first
             held.enter_context(run_lock(settings, run.ds))
         except RunLocked as exc:
             stages = ()
-            run.outcomes.append(StageOutcome("lock", False, 0.0, error=exc))
-            if on_stage is not None:
-                on_stage(run.outcomes[-1])
+            keep(StageOutcome("lock", False, 0.0, error=exc), run_ledger.utc_now(), holds_lock=False)
         for stage in stages:
-            started = time.perf_counter()
+            started_at, started = run_ledger.utc_now(), time.perf_counter()
             try:
                 result = stage.run(settings, run.ds)
             except Exception as exc:  # the stage's own exception names the fault; it is kept, not hidden
                 outcome = StageOutcome(stage.name, False, time.perf_counter() - started, error=exc)
             else:
                 outcome = StageOutcome(stage.name, True, time.perf_counter() - started, result=result)
-            run.outcomes.append(outcome)
-            if on_stage is not None:
-                on_stage(outcome)
+            keep(outcome, started_at, holds_lock=True)
             if not outcome.ok:
                 break
+    if run.failed is not None:
+        alerts.alert_failed_run(
+            settings,
+            ds=run.ds,
+            run_id=run.run_id,
+            trigger=trigger,
+            stage=run.failed.stage,
+            error=run.failed.error,
+        )
     return run

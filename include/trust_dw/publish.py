@@ -309,6 +309,10 @@ def serving_views(settings: Settings) -> dict[str, str]:
             "cast(code_version as varchar) as code_version, "
             f"cast(published_at as timestamptz) as published_at from read_json({manifests}, format = 'auto')"
         )
+    # The run ledger (ops.stage_runs, ops.pipeline_runs): read when queried, so failed runs show at once.
+    from trust_dw.run_ledger import serving_views as ledger_views
+
+    views.update(ledger_views(settings))
     return views
 
 
@@ -330,7 +334,10 @@ def refresh_serving_file(settings: Settings) -> Path:
                 f"attach {_sql_literal(str(tmp))} as serving (storage_version '{SERVING_STORAGE_VERSION}')"
             )
             for name, select in serving_views(settings).items():
-                con.execute(f"create view serving.main.{name} as {select}")
+                schema, _, view = name.rpartition(".")  # "ops.stage_runs" → schema ops
+                if schema:
+                    con.execute(f"create schema if not exists serving.{schema}")
+                con.execute(f"create view serving.{schema or 'main'}.{view} as {select}")
             con.execute("detach serving")
         finally:
             con.close()

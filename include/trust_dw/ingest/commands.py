@@ -164,6 +164,10 @@ def status(
         if row.ledger and row.ledger.status == "failed":
             console.print(f"[bold red]failed[/] {row.feed} {row.ds}: {row.ledger.message}", highlight=False)
 
+    from trust_dw.run_ledger import runs_table  # the last pipeline runs, from the run ledger
+
+    console.print(runs_table(settings, ds=ds_text, limit=last))
+
     if quarantine and not report.note:
         reasons, sample = ingest_status.quarantine_sample(settings, ds_text, feeds, limit)
         counts = Table(title=f"quarantine ds={ds_text}: rows by reason", title_justify="left")
