@@ -77,6 +77,16 @@ def test_a_wrong_run_does_not_verify(bench_run, tmp_path):
     assert len(failed) == 3
 
 
+def test_a_day_over_the_memory_limit_is_killed_and_reported(tmp_path):
+    config = BenchConfig(
+        scale="tiny", days=1, home=tmp_path / "home", results_dir=tmp_path / "results", max_rss_gb=0.1
+    )
+    doc = run_bench(config)
+    [day] = doc["days"]
+    assert not doc["ok"] and not day["ok"] and day["error"].startswith("killed by the bench: RSS")
+    assert "**Run failed:** killed by the bench" in (tmp_path / "results" / "tiny.md").read_text()
+
+
 def test_floor_reads_every_record_once(bench_run):
     _, home, _ = bench_run
     settings = Settings(home=home, threads=1)

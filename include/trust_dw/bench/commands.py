@@ -37,6 +37,9 @@ def bench(
     airflow: Annotated[
         bool, typer.Option("--airflow", help="Also time the last ds through `airflow dags test`.")
     ] = False,
+    max_rss_gb: Annotated[
+        float, typer.Option(help="Kill a day's run whose RSS passes this many GB (protects a shared box).")
+    ] = 16.0,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Forget earlier runs in this home (keeps the landing files).")
     ] = False,
@@ -55,6 +58,7 @@ def bench(
         memory_limit=memory_limit,
         threads=threads,
         airflow=airflow,
+        max_rss_gb=max_rss_gb,
         fresh=fresh,
         results_dir=results_dir,
         name=name,

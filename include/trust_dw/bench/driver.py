@@ -15,7 +15,7 @@ from typing import Any
 
 from trust_dw.bench.day import DayRecord, force_reload
 from trust_dw.bench.floor import run_floor
-from trust_dw.bench.measure import BENCH_DIR, say
+from trust_dw.bench.measure import BENCH_DIR, process_rss_kib, say
 from trust_dw.bench.report import results_document, write_results
 from trust_dw.config import REPO_ROOT, Settings
 
@@ -57,6 +57,7 @@ class BenchConfig:
     memory_limit: str | None = None
     threads: int | None = None
     airflow: bool = False
+    max_rss_gb: float = 16.0  # the watchdog's limit per day's process
     fresh: bool = False
     results_dir: Path = RESULTS_DIR
     name: str | None = None  # results file stem (default: the scale)
@@ -123,7 +124,12 @@ def _record_path(settings: Settings, ds: str) -> Path:
 
 
 def _run_child(config: BenchConfig, settings: Settings, ds: str, index: int, rerun: bool) -> DayRecord:
-    """Run one ds in a fresh Python process (its own memory peak); returns its record."""
+    """Run one ds in a fresh Python process (its own memory peak); returns its record.
+
+    A watchdog kills the child if its RSS passes ``config.max_rss_gb`` (the machine is shared: an ingest
+    that would need more memory than the box has must fail alone, not take other processes with it). A
+    child that dies without writing its record gets a failed record saying why.
+    """
     out = _record_path(settings, ds)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
@@ -132,11 +138,35 @@ def _run_child(config: BenchConfig, settings: Settings, ds: str, index: int, rer
     log = log_dir / f"day-{ds}.log"
     command = [sys.executable, "-m", "trust_dw.bench", "day", "--ds", ds, "--index", str(index)]
     command += ["--out", str(out)] + (["--rerun"] if rerun else [])
+    started, killed, peak_kib = time.perf_counter(), None, 0
+    limit_kib = int(config.max_rss_gb * 1e9 / 1024)
     with log.open("w", encoding="utf-8") as f:
-        done = subprocess.run(command, env=config.env(), stdout=f, stderr=subprocess.STDOUT, check=False)
-    if not out.exists():
-        raise RuntimeError(f"the run of ds={ds} died (exit {done.returncode}) without a record; see {log}")
-    return DayRecord.from_json(json.loads(out.read_text(encoding="utf-8")))
+        child = subprocess.Popen(command, env=config.env(), stdout=f, stderr=subprocess.STDOUT)
+        while child.poll() is None:
+            peak_kib = max(peak_kib, process_rss_kib(child.pid))
+            if peak_kib > limit_kib and killed is None:
+                killed = f"killed by the bench: RSS {peak_kib * 1024 / 1e9:.1f} GB > {config.max_rss_gb} GB"
+                child.kill()
+            time.sleep(0.5)
+    if out.exists() and killed is None:
+        return DayRecord.from_json(json.loads(out.read_text(encoding="utf-8")))
+    reason = killed or f"the run died (exit {child.returncode}) without a record"
+    return DayRecord(
+        ds=ds,
+        day_index=index,
+        ok=False,
+        wall_s=round(time.perf_counter() - started, 3),
+        cpu_s=0.0,
+        peak_rss_mib=round(peak_kib / 1024, 1),
+        spill_mib=0.0,
+        stages=[],
+        totals={},
+        rows={},
+        published={},
+        rerun=rerun,
+        load_avg=(round(os.getloadavg()[0], 2), round(os.getloadavg()[0], 2)),
+        error=f"{reason}; see {log}",
+    )
 
 
 def _day_line(record: DayRecord) -> str:

@@ -31,6 +31,18 @@ def _status_kib(field_name: str) -> int:
     return 0
 
 
+def process_rss_kib(pid: int) -> int:
+    """Resident set size of another process in KiB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _reset_peak_rss() -> bool:
     """Reset the process's RSS high-water mark (``VmHWM``), so the next reading is this stage's peak."""
     try:

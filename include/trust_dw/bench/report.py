@@ -186,6 +186,8 @@ def markdown(doc: dict[str, Any]) -> str:
                 for n in day.dbt_nodes[:12]
             ]
             lines.append("")
+        if day.error:
+            lines += [f"**Run failed:** {day.error}", ""]
         failed = [c for c in day.checks if not c.ok]
         lines.append(
             f"Verification: {len(day.checks) - len(failed)} of {len(day.checks)} checks passed"
