@@ -84,7 +84,7 @@ def dbt_watcher_group():
     description="Landing feeds → ingest → dbt → Great Expectations gate → publish, for one business date",
     schedule=CronDataIntervalTimetable("@daily", timezone=pipeline.BUSINESS_TZ),
     start_date=pendulum.datetime(2026, 1, 1, tz=pipeline.BUSINESS_TZ),
-    catchup=False,
+    catchup=POLICY.catchup,  # TRUST_DW_CATCHUP=true: the scheduler creates every missed ds since start_date
     max_active_runs=1,
     user_defined_macros={"business_ds": pipeline.business_ds},
     # every task: a structured alert (logs/alerts.jsonl + webhook) once it has failed for good

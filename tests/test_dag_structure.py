@@ -158,11 +158,13 @@ def test_sensor_timing_and_retries_come_from_the_environment(tmp_path: Path) -> 
         TRUST_DW_SENSOR_POKE_SECONDS="7",
         TRUST_DW_SENSOR_TIMEOUT_SECONDS="120",
         TRUST_DW_TASK_RETRIES="5",
+        TRUST_DW_CATCHUP="true",
     )
     sensor = parsed["tasks"]["wait_orders"]
     assert (sensor["poke_interval"], sensor["timeout"], sensor["retries"]) == (7, 120, 5)
     assert parsed["tasks"]["ingest_orders"]["retries"] == 5
     assert parsed["tasks"]["validate"]["retries"] == 0
+    assert parsed["dag"]["catchup"] is True
 
 
 def test_bad_policy_value_is_an_import_error_naming_the_variable(tmp_path: Path) -> None:

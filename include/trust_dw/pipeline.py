@@ -98,7 +98,8 @@ class RunPolicy:
     Defaults suit production: a feed's drop is awaited for 6 h, poked every 5 min in reschedule mode
     (no worker slot held while waiting); sensors, ingest and publish retry twice with exponential backoff
     (1 min, 2 min, … capped at 30 min); the quality gate never retries (a failed check is a verdict, not
-    an accident). The local harness (``trust_dw.airflow_local``) shortens the waits.
+    an accident). ``catchup`` is off: history is replayed on purpose (``airflow backfill create``) or by
+    ``TRUST_DW_CATCHUP=true``. The local harness (``trust_dw.airflow_local``) shortens the waits.
     """
 
     sensor_poke_seconds: int = 300
@@ -109,6 +110,7 @@ class RunPolicy:
     dbt_poke_seconds: int = 10
     dbt_timeout_seconds: int = 2 * 3600
     dbt_tasks: str = "single"
+    catchup: bool = False
 
     @classmethod
     def from_env(cls) -> RunPolicy:
@@ -122,6 +124,7 @@ class RunPolicy:
             dbt_poke_seconds=_env_int("TRUST_DW_DBT_POKE_SECONDS", d.dbt_poke_seconds),
             dbt_timeout_seconds=_env_int("TRUST_DW_DBT_TIMEOUT_SECONDS", d.dbt_timeout_seconds),
             dbt_tasks=_env_choice("TRUST_DW_DBT_TASKS", d.dbt_tasks, DBT_TASK_MODES),
+            catchup=_env_choice("TRUST_DW_CATCHUP", str(d.catchup).lower(), ("false", "true")) == "true",
         )
 
     def retry_args(self) -> dict[str, Any]:
