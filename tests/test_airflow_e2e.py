@@ -199,3 +199,36 @@ def test_watcher_mode_runs_every_dbt_node_as_a_task(home: Settings, run_d2: DagR
     # every task that runs dbt is a writer; Cosmos' EmptyOperator gateway after the producer runs nothing
     assert {pools[t] for t in dbt_tasks if t != "dbt.dbt_producer_watcher_done"} == {"duckdb_writer"}
     assert {latest_ds(home, t) for t in PUBLISHED_TABLES} == {D3}
+
+
+def test_runs_are_in_the_ledger_and_the_failed_gate_alerted(
+    home: Settings, run_d1: DagRunOutcome, run_d2: DagRunOutcome
+) -> None:
+    """The DAG's tasks record themselves in the run ledger; the failed validate task's callback alerts."""
+    from trust_dw import alerts, run_ledger
+
+    (d1,) = run_ledger.last_runs(home, ds=D1)
+    assert (d1["run_id"], d1["trigger"], d1["status"], d1["published"]) == (
+        run_d1.run_id,
+        "airflow",
+        "success",
+        True,
+    )
+    stages = run_ledger.stage_runs_of(home, run_d1.run_id)
+    assert sorted(s["task_id"] for s in stages) == sorted(
+        [f"ingest_{feed}" for feed in FEED_NAMES] + ["dbt_build", "validate", "publish"]
+    )
+    (d2,) = run_ledger.last_runs(home, ds=D2)
+    assert (d2["run_id"], d2["status"], d2["failed_stage"], d2["gate_result"]) == (
+        run_d2.run_id,
+        "failed",
+        "gate",
+        "failed",
+    )
+    (alert,) = [a for a in alerts.read_alerts(home) if a["run_id"] == run_d2.run_id]
+    assert (alert["kind"], alert["task_id"], alert["ds"], alert["error_type"]) == (
+        "task_failed",
+        "validate",
+        D2,
+        "GateFailed",
+    )
