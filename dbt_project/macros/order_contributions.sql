@@ -76,69 +76,131 @@
     where _ds = {{ ds() }}
 {%- endmacro %}
 
-{#-
-    An incremental daily aggregate of core.fct_order_contributions at grain keys + (paid_date, event_date).
+{#- core.fct_order_contributions as it stands before this run's changes, or none on a first build or
+    a full refresh (then int_order_contributions__changed holds every order). Read by name, not ref():
+    the aggregates must read it before fct_order_contributions takes the new rows. -#}
+{% macro order_contributions_relation() -%}
+    {%- if not execute or flags.FULL_REFRESH -%}{%- do return(none) -%}{%- endif -%}
+    {%- do return(adapter.get_relation(database=this.database, schema=this.schema,
+                                       identifier='fct_order_contributions')) -%}
+{%- endmacro %}
 
-    A run recomputes only the cells (keys, paid_date, event_date) that the ds's changed orders touched,
-    before (core.int_order_contributions__before_run) or after (core.fct_order_contributions) their
-    change, re-summing every contribution of those cells; a touched cell left empty is written as zeros,
-    so delete+insert on the cell replaces it.
-    key_exprs: list of (column name, expression over fct_order_contributions), never NULL.
+{% macro order_contributions_exist() -%}
+    {%- do return(order_contributions_relation() is not none) -%}
+{%- endmacro %}
+
+{#-
+    An incremental daily aggregate of the order contributions at grain keys + (paid_date, event_date).
+
+    A run compares the new contribution rows of the ds's changed orders (int_order_contributions__changed)
+    with their previous rows (fct_order_contributions, before it takes the new ones). The cells where a
+    row appeared, disappeared or changed are the only cells whose sums change: each is re-summed from
+    the rows in it (unchanged orders' rows + the changed orders' new rows) and replaced (delete+insert on
+    the cell; a cell left empty is written as zeros). Since a day's changes mostly add rows dated that
+    day, the touched cells are mostly (entity, paid_date, ds) and the rows read are those of the day.
+    If a run stops after some aggregates, fct_order_contributions still holds the previous rows, so the
+    rerun finds the same differences again. A first build (or a full refresh) sums every order.
+    key_exprs: list of (column name, expression over the contribution rows), never NULL.
 -#}
 {% macro order_aggregate(key_exprs, measures, where='1 = 1') %}
 {%- set keys = [] -%}
 {%- for k in key_exprs -%}{%- do keys.append(k[0]) -%}{%- endfor -%}
 {%- set grain = keys + ['paid_date', 'event_date'] -%}
--- depends_on: {{ ref('int_order_contributions__before_run') }} {{ ref('stg_orders__order_changes') }}
-with
-
-{% if is_incremental() -%}
-touched_cells as (
-
-    select distinct
-        {% for k in key_exprs %}{{ k[1] }} as {{ k[0] }},
-        {% endfor -%}
-        paid_date,
-        event_date
-    from {{ ref('int_order_contributions__before_run') }}
-    where {{ where }}
-
-    union
-
-    select distinct
-        {% for k in key_exprs %}{{ k[1] }} as {{ k[0] }},
-        {% endfor -%}
-        paid_date,
-        event_date
-    from {{ ref('fct_order_contributions') }}
-    where order_id in ({{ changed_order_ids() }})
-      and {{ where }}
-
-),
-{%- endif %}
-
-contributions as (
-
-    select
+{%- set previous = order_contributions_relation() -%}
+{%- set row_columns -%}
+        order_id,
         {% for k in key_exprs %}{{ k[1] }} as {{ k[0] }},
         {% endfor -%}
         paid_date,
         event_date,
         {{ measures | join(',\n        ') }}
-    from {{ ref('fct_order_contributions') }}
+{%- endset -%}
+-- depends_on: {{ ref('int_order_contributions__changed') }} {{ ref('stg_orders__order_changes') }}
+with
+
+new_rows as (
+
+    select
+        {{ row_columns }}
+    from {{ ref('int_order_contributions__changed') }}
     where {{ where }}
 
 ),
 
-{% if is_incremental() -%}
-touched_contributions as (
+{% if previous is not none -%}
+changed_orders as (
 
-    select contributions.*
-    from contributions
+    {{ changed_order_ids() }}
+
+),
+
+old_rows as (
+
+    select
+        {{ row_columns }}
+    from {{ previous }}
+    where order_id in (select changed_orders.order_id from changed_orders)
+      and {{ where }}
+
+),
+
+unchanged_rows as (
+
+    select
+        {{ row_columns }}
+    from {{ previous }}
+    where order_id not in (select changed_orders.order_id from changed_orders)
+      and {{ where }}
+
+),
+{%- endif %}
+
+{% if is_incremental() -%}
+touched_cells as (
+
+    select distinct
+        {{ grain | join(',\n        ') }}
+    from (
+        {% if previous is not none -%}
+        (select * from new_rows except select * from old_rows)
+        union all
+        (select * from old_rows except select * from new_rows)
+        {%- else -%}
+        select * from new_rows
+        {%- endif %}
+    ) as differing_rows
+
+),
+
+rows_in_cells as (
+
+    {% if previous is not none -%}
+    select unchanged_rows.*
+    from unchanged_rows
     inner join touched_cells
-        on {% for g in grain %}contributions.{{ g }} = touched_cells.{{ g }}
+        on {% for g in grain %}unchanged_rows.{{ g }} = touched_cells.{{ g }}
         {%- if not loop.last %}
         and {% endif %}{% endfor %}
+
+    union all
+
+    {% endif -%}
+    select new_rows.*
+    from new_rows
+    inner join touched_cells
+        on {% for g in grain %}new_rows.{{ g }} = touched_cells.{{ g }}
+        {%- if not loop.last %}
+        and {% endif %}{% endfor %}
+
+),
+{%- else -%}
+rows_in_cells as (
+
+    {% if previous is not none -%}
+    select * from unchanged_rows
+    union all
+    {% endif -%}
+    select * from new_rows
 
 ),
 {%- endif %}
@@ -148,7 +210,7 @@ aggregated as (
     select
         {{ grain | join(',\n        ') }},
         {{ sum_measures(measures) }}
-    from {{ 'touched_contributions' if is_incremental() else 'contributions' }}
+    from rows_in_cells
     group by {{ grain | join(', ') }}
 
 ),

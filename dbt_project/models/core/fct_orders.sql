@@ -1,7 +1,8 @@
 -- One row per order: its latest state merged from the CDC change rows (DESIGN §3).
 --
--- Incremental: a run reads only the raw partition of its ds (_ds = ds) plus the current state of the
--- orders that partition touches, and replaces those orders (delete+insert on order_id). The winner of
+-- Incremental: a run reads only the raw partition of its ds (_ds = ds) plus the ranking columns of the
+-- current versions of the orders it touches, and replaces the orders whose winner changed
+-- (delete+insert on order_id). The winner of
 -- an order is the row with the greatest updated_at; ties are broken deterministically by the later
 -- landing partition, then the row of the partition being (re)loaded, then file and line. So exact
 -- duplicates collapse, an older row landing late never overwrites a newer one, and the result does
@@ -50,36 +51,16 @@ changes as (
 ),
 
 {% if is_incremental() -%}
-current_state as (
+-- The current version of the orders the partition touches: only its ranking columns are read.
+current_versions as (
 
     select
         order_id,
         updated_at,
-        shop_id,
-        product_id,
-        creator_id,
-        buyer_id,
-        channel,
-        is_fan_order,
-        quantity,
-        unit_price,
-        pay_amount,
-        paid_at,
-        cancelled_at,
-        shipped_at,
-        collected_at,
-        delivered_at,
-        refund_requested_at,
-        refund_type,
-        refund_reason,
-        refund_completed_at,
-        dispute_opened_at,
-        reviewed_at,
-        review_rating,
         last_change_ds as _ds,
+        0 as is_from_run_partition,
         last_change_file as _source_file,
-        last_change_line as _source_line,
-        0 as is_from_run_partition
+        last_change_line as _source_line
 
     from {{ this }}
     where order_id in (select changes.order_id from changes)
@@ -89,10 +70,12 @@ current_state as (
 
 candidates as (
 
-    select * from changes
+    select order_id, updated_at, _ds, is_from_run_partition, _source_file, _source_line
+    from changes
     {% if is_incremental() -%}
     union all
-    select * from current_state
+    select order_id, updated_at, _ds, is_from_run_partition, _source_file, _source_line
+    from current_versions
     {%- endif %}
 
 ),
@@ -115,10 +98,19 @@ ranked as (
 
 ),
 
+-- The winning rows that come from the partition. An order whose current version still wins (an older
+-- row landing late) is not returned, so delete+insert leaves it as it is.
 latest as (
 
-    select * from ranked
-    where version_rank = 1
+    select changes.*
+    from changes
+    inner join ranked
+        on changes.order_id = ranked.order_id
+        and changes._ds = ranked._ds
+        and changes._source_file = ranked._source_file
+        and changes._source_line = ranked._source_line
+    where ranked.version_rank = 1
+      and ranked.is_from_run_partition = 1
 
 ),
 
