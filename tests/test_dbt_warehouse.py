@@ -333,17 +333,16 @@ def test_the_dbt_unit_tests_of_the_warehouse_pass(run: Run) -> None:
     assert set(run.unit_test_statuses.values()) == {"pass"}
 
 
-def test_a_failed_build_names_the_failed_node_and_its_error(tmp_path: Path) -> None:
+def test_a_failed_build_names_the_failed_node_and_its_error(run: Run) -> None:
+    """fct_order_contributions refuses to take new rows without the aggregates that compare with it."""
     from trust_dw.dbt_runner import DbtError
 
-    settings = replace(Settings.from_env(), home=tmp_path / "empty", memory_limit="1GB", threads=1)
-    settings.ensure_dirs()
-    with pytest.raises(DbtError) as caught:  # no ingest ran: raw.shops does not exist
-        build(settings, DAYS[0], select="stg_shops__shops")
+    with pytest.raises(DbtError) as caught:
+        build(run.settings, DAYS[-1], select="fct_order_contributions")
     message = str(caught.value)
-    assert caught.value.failed_nodes == ["model.trust_dw.stg_shops__shops"]
-    assert "ds=2026-01-01" in message and "model.trust_dw.stg_shops__shops: error" in message
-    assert "raw" in message and "shops" in message  # dbt's own message names the missing table
+    assert caught.value.failed_nodes == ["model.trust_dw.fct_order_contributions"]
+    assert f"ds={DAYS[-1]}" in message and "model.trust_dw.fct_order_contributions: error" in message
+    assert "must be built together with agg_shop_daily" in message
 
 
 def test_ds_must_be_a_date(tmp_path: Path) -> None:

@@ -5,6 +5,18 @@
 -- of every additive measure (int_order_contributions__changed, models/core/README.md). Incremental:
 -- takes the new rows of the ds's changed orders (delete+insert on order_id) AFTER the daily aggregates
 -- have compared them with the rows here, so a run that stops half-way is redone in full by its rerun.
+{#- Taking the new rows without the aggregates would leave them stale for good (they would find no
+    difference afterwards): refuse to be built without them. -#}
+{%- if execute and is_incremental() -%}
+    {%- for agg in ['agg_shop_daily', 'agg_creator_daily', 'agg_product_daily', 'agg_shop_buyer_daily',
+                    'agg_creator_buyer_daily', 'agg_product_buyer_daily', 'agg_distribution_daily'] -%}
+        {%- if 'model.trust_dw.' ~ agg not in selected_resources -%}
+            {{ exceptions.raise_compiler_error(
+                'fct_order_contributions must be built together with ' ~ agg
+                ~ ' (select the whole core layer, e.g. --selector warehouse)') }}
+        {%- endif -%}
+    {%- endfor -%}
+{%- endif %}
 with
 
 changed as (
