@@ -66,16 +66,22 @@ class DayRecord:
 
 
 def force_reload(settings: Settings, ds: str) -> None:
-    """Make the next ingest of ds read its files again (as a first run does) instead of 'unchanged'.
+    """Make a rerun of ds cost what a new day costs, so that re-measuring a ds is honest.
 
-    Ingest skips a (feed, ds) whose files have the same paths and sha256 as its last load; forgetting
-    those hashes (``ingest.loaded_files`` of the ds) makes it load and replace the partition again. Used to
-    re-measure a ds; the data and every other table are left as they are.
+    - Ingest skips a (feed, ds) whose files have the same paths and sha256 as its last load; forgetting
+      those hashes (``ingest.loaded_files`` of the ds) makes it load and replace the partition again.
+    - dbt reuses its parse when ``--vars`` are those of the previous invocation (a rerun of the same ds),
+      but a new day changes ``ds`` and dbt parses the whole project again; removing
+      ``partial_parse.msgpack`` makes the rerun parse in full too.
+
+    The data and every other table are left as they are.
     """
     import duckdb
 
+    from trust_dw.dbt_runner import dbt_target_dir
     from trust_dw.warehouse import connect
 
+    (dbt_target_dir(settings) / "partial_parse.msgpack").unlink(missing_ok=True)
     if not settings.warehouse_path.exists():
         return
     with connect(settings) as con, suppress(duckdb.CatalogException):  # never loaded: nothing to forget
