@@ -163,7 +163,13 @@ def ingest_feed(
             ledger_tables.record_failure(con, failed)
             log.error("%s %s: %s", feed.name, ds, exc)
             raise
-        return _load(con, feed, ds, reads, hashes)
+        try:
+            return _load(con, feed, ds, reads, hashes)
+        except duckdb.Error as exc:  # a resource fault (memory, temp disk), not the data: name feed and ds
+            raise IngestError(
+                f"{feed.name} {ds}: loading {len(paths)} file(s) failed in DuckDB, nothing of the feed "
+                f"changed (the swap is one transaction): {type(exc).__name__}: {exc}"
+            ) from exc
 
 
 def _source_table(feed: Feed, reads: list[FileRows]) -> pa.Table:
