@@ -69,11 +69,13 @@
     {%- endfor -%}
 {%- endmacro %}
 
-{#- The distinct order_ids with a change row in the raw partition of the ds being run. -#}
+{#- The orders this ds's run rewrote in fct_orders: those whose winning CDC row comes from the ds's
+    partition (an order whose current version beat a late older row is not among them: its state did
+    not change). Zone maps make this a read of the last rows written, not of the history. -#}
 {% macro changed_order_ids() -%}
-    select distinct order_id
-    from {{ ref('stg_orders__order_changes') }}
-    where _ds = {{ ds() }}
+    select order_id
+    from {{ ref('fct_orders') }}
+    where last_change_ds = {{ ds() }}
 {%- endmacro %}
 
 {#- core.fct_order_contributions as it stands before this run's changes, or none on a first build or
@@ -92,14 +94,15 @@
 {#-
     An incremental daily aggregate of the order contributions at grain keys + (paid_date, event_date).
 
-    A run compares the new contribution rows of the ds's changed orders (int_order_contributions__changed)
-    with their previous rows (fct_order_contributions, before it takes the new ones). The cells where a
-    row appeared, disappeared or changed are the only cells whose sums change: each is re-summed from
-    the rows in it (unchanged orders' rows + the changed orders' new rows) and replaced (delete+insert on
-    the cell; a cell left empty is written as zeros). Since a day's changes mostly add rows dated that
-    day, the touched cells are mostly (entity, paid_date, ds) and the rows read are those of the day.
-    If a run stops after some aggregates, fct_order_contributions still holds the previous rows, so the
-    rerun finds the same differences again. A first build (or a full refresh) sums every order.
+    int_order_contributions__diff holds the contribution rows of the ds's changed orders that differ
+    between before (fct_order_contributions, which takes the new rows only after the aggregates) and
+    after the run (int_order_contributions__changed). The cells of those rows are the only cells whose
+    sums change: each is re-summed from the rows in it (unchanged orders' rows + the changed orders' new
+    rows) and replaced (delete+insert on the cell; a cell left empty is written as zeros). A day's
+    changes mostly add rows dated that day, so the touched cells are mostly (entity, paid_date, ds) and
+    the rows read are those of the last days. If a run stops half-way, fct_order_contributions still
+    holds the previous rows and the rerun finds the same differences. A first build (or a full refresh)
+    sums every order.
     key_exprs: list of (column name, expression over the contribution rows), never NULL.
 -#}
 {% macro order_aggregate(key_exprs, measures, where='1 = 1') %}
@@ -115,7 +118,7 @@
         event_date,
         {{ measures | join(',\n        ') }}
 {%- endset -%}
--- depends_on: {{ ref('int_order_contributions__changed') }} {{ ref('stg_orders__order_changes') }}
+-- depends_on: {{ ref('int_order_contributions__diff') }} {{ ref('fct_orders') }}
 with
 
 new_rows as (
@@ -128,28 +131,12 @@ new_rows as (
 ),
 
 {% if previous is not none -%}
-changed_orders as (
-
-    {{ changed_order_ids() }}
-
-),
-
-old_rows as (
-
-    select
-        {{ row_columns }}
-    from {{ previous }}
-    where order_id in (select changed_orders.order_id from changed_orders)
-      and {{ where }}
-
-),
-
 unchanged_rows as (
 
     select
         {{ row_columns }}
     from {{ previous }}
-    where order_id not in (select changed_orders.order_id from changed_orders)
+    where order_id not in ({{ changed_order_ids() }})
       and {{ where }}
 
 ),
@@ -159,16 +146,12 @@ unchanged_rows as (
 touched_cells as (
 
     select distinct
-        {{ grain | join(',\n        ') }}
-    from (
-        {% if previous is not none -%}
-        (select * from new_rows except select * from old_rows)
-        union all
-        (select * from old_rows except select * from new_rows)
-        {%- else -%}
-        select * from new_rows
-        {%- endif %}
-    ) as differing_rows
+        {% for k in key_exprs %}{{ k[1] }} as {{ k[0] }},
+        {% endfor -%}
+        paid_date,
+        event_date
+    from {{ ref('int_order_contributions__diff') }}
+    where {{ where }}
 
 ),
 

@@ -1,12 +1,12 @@
--- depends_on: {{ ref('stg_orders__order_changes') }}
--- The contributions of the orders changed in the ds's raw partition (every order on a first build or a
+-- The contributions of the orders this ds's run rewrote in fct_orders (every order on a first build or a
 -- full refresh), as they are after this run: one row per order and event_date on which any window
 -- measure of the order changes, holding the change (delta) of every additive measure of
 -- macros/order_contributions.sql. An order's value "as of ds" = Σ its deltas with event_date <= ds; a
 -- window sum as of ds adds the orders with paid_date in the window (models/core/README.md).
 -- Every order keeps its paid_date row (zeros when it never entered the cohort), so replacing an order's
 -- rows always removes its previous ones. The daily aggregates compare these rows with the order's
--- previous rows in fct_order_contributions, then fct_order_contributions takes them.
+-- previous rows in fct_order_contributions (int_order_contributions__diff), then fct_order_contributions
+-- takes them.
 with
 
 orders as (
@@ -42,7 +42,7 @@ orders as (
 
     from {{ ref('fct_orders') }}
     {% if order_contributions_exist() -%}
-    where order_id in ({{ changed_order_ids() }})
+    where last_change_ds = {{ ds() }}
     {%- endif %}
 
 ),
