@@ -54,8 +54,9 @@ demo: venv
 test: venv lint
 	$(BIN)/pytest -q -m "not full"
 
+# The reliability suite (tests/reliability) runs at `small` here, at `tiny` in `make test`.
 test-full: venv
-	$(BIN)/pytest -q
+	TRUST_DW_RELIABILITY_SCALE=small $(BIN)/pytest -q
 
 lint: venv
 	$(BIN)/ruff check include dags tests bench
