@@ -148,6 +148,8 @@ def main() -> None:
     (b2, c2, m2, r2, _), (bn, cn, mn, rn, _) = figures[days[1]], figures[days[-1]]
     print(f"ratio day {n} / day 2: wall {bn / b2:.2f}, CPU {cn / c2:.2f}, nodes {mn / m2:.2f}")
     print(f"    raw.orders rows read {rn / max(r2, 1):.2f}")
+    per_k = [figures[d][1] * 1000 / max(figures[d][3], 1) for d in (days[1], days[-1])]
+    print(f"CPU s per 1,000 raw.orders rows of the ds: day 2 {per_k[0]:.3f}, day {n} {per_k[1]:.3f}")
     verdict = {
         name: "met" if ratio <= 1.3 else "NOT met" for name, ratio in (("wall", bn / b2), ("CPU", cn / c2))
     }
