@@ -29,7 +29,7 @@ DS = PUBLISHED[-1]
 # replaced, so it stays in fct_orders and in every window sum. strict: the marks fail once it is fixed.
 GHOST_ORDERS_SURVIVE = pytest.mark.xfail(
     strict=True,
-    reason="fct_orders keeps orders of a replaced raw partition (redelivery does not recompute them)",
+    reason="fct_orders keeps what a replaced raw partition brought (orders only it had, rows stamped later)",
 )
 
 
