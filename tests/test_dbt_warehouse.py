@@ -11,8 +11,10 @@ dbt models (no contributions, no aggregates).
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass, field, replace
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -32,6 +34,12 @@ ORDER_COLUMNS = (
     "refund_requested_at, refund_type, refund_reason, refund_completed_at, dispute_opened_at, reviewed_at, "
     "review_rating"
 )
+
+CONTENT_COLUMNS = (
+    "metric_date, content_id, content_type, creator_id, impressions, opens, plays, completions, likes, "
+    "comments, shares, watch_seconds, live_minutes, attributed_orders, attributed_gmv"
+)
+VIOLATION_COLUMNS = "violation_id, ruled_at, subject_type, subject_id, violation_type, description"
 
 # The latest CDC state of every order landed up to ds, straight from raw.orders.
 LATEST_STATE_SQL = f"""
@@ -211,6 +219,9 @@ class Run:
     fct_before_backfill: list = field(default_factory=list)
     fct_after_backfill: list = field(default_factory=list)
     unit_test_statuses: dict[str, str] = field(default_factory=dict)
+    redelivered_gone: list[str] = field(default_factory=list)
+    redelivered_fallback: list[str] = field(default_factory=list)
+    after_redelivery: dict[str, object] = field(default_factory=dict)
 
 
 def _observe_windows(run: Run, con, ds: str, label: str) -> None:
@@ -269,7 +280,86 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     with connect(settings, read_only=True) as con:
         _observe_windows(result, con, last, "rerun")
         result.tables_after_reruns = _table_rows(con, WAREHOUSE_TABLES)
+
+    _redeliver_without_some_orders(result, backfill)
     return result
+
+
+def _redeliver_without_some_orders(run: Run, ds: str) -> None:
+    """ds's orders drop is delivered again without every row of 10 orders: 5 that only that drop had
+    (they must vanish) and 5 whose current version came from it (they fall back to an older row)."""
+    settings = run.settings
+    with connect(settings, read_only=True) as con:
+        run.redelivered_gone = [
+            r[0]
+            for r in con.execute(
+                "select order_id from raw.orders group by order_id"
+                " having bool_and(_ds = cast(? as date)) order by order_id limit 5",
+                [ds],
+            ).fetchall()
+        ]
+        run.redelivered_fallback = [
+            r[0]
+            for r in con.execute(
+                "select order_id from core.fct_orders where last_change_ds = cast(? as date)"
+                " and order_id in (select order_id from raw.orders where _ds < cast(? as date))"
+                " order by order_id limit 5",
+                [ds, ds],
+            ).fetchall()
+        ]
+    dropped = set(run.redelivered_gone) | set(run.redelivered_fallback)
+    _rewrite_drop(settings, "orders", ds, lambda i, row: row[0] not in dropped)
+    _rewrite_drop(settings, "content_metrics", ds, lambda i, row: i >= 5)  # the first 5 content rows go
+    _rewrite_drop(settings, "violations", ds, lambda i, row: i >= 1)  # and the first ruling
+    ingest_ds(settings, ds, feeds=["orders", "content_metrics", "violations"])
+    build(settings, ds, selector="warehouse")
+    with connect(settings, read_only=True) as con:
+        latest = f"({LATEST_STATE_SQL})"
+        fct = f"(select {ORDER_COLUMNS} from core.fct_orders)"
+        run.after_redelivery = {
+            "extra": con.execute(f"select count(*) from ({fct} except {latest})", [DAYS[-1]]).fetchone()[0],
+            "missing": con.execute(f"select count(*) from ({latest} except {fct})", [DAYS[-1]]).fetchone()[0],
+            "gone_in_fct": con.execute(
+                "select count(*) from core.fct_orders where order_id in (select unnest(?::varchar[]))",
+                [run.redelivered_gone],
+            ).fetchone()[0],
+            "gone_in_contributions": con.execute(
+                "select count(*) from core.fct_order_contributions"
+                " where order_id in (select unnest(?::varchar[]))",
+                [run.redelivered_gone],
+            ).fetchone()[0],
+            "fallback_ds": {
+                r[0]
+                for r in con.execute(
+                    "select last_change_ds from core.fct_orders"
+                    " where order_id in (select unnest(?::varchar[]))",
+                    [run.redelivered_fallback],
+                ).fetchall()
+            },
+        }
+        for table, source, key, columns in (
+            ("core.fct_content_daily", "raw.content_metrics", "metric_date, content_id", CONTENT_COLUMNS),
+            ("core.fct_violations", "raw.violations", "violation_id", VIOLATION_COLUMNS),
+        ):
+            latest = (
+                f"select {columns} from (select *, row_number() over (partition by {key} order by _ds desc,"
+                f" _source_file desc, _source_line desc) as rn from {source}) where rn = 1"
+            )
+            fct = f"select {columns} from {table}"
+            run.after_redelivery[table] = con.execute(
+                f"select (select count(*) from ({fct} except {latest})),"
+                f" (select count(*) from ({latest} except {fct})), (select count(*) from {table})"
+            ).fetchone()
+        _observe_windows(run, con, ds, "redelivery")
+
+
+def _rewrite_drop(settings: Settings, feed: str, ds: str, keep) -> None:
+    """Deliver the feed's ds drop again with only the data rows keep(index, row) accepts."""
+    (part,) = (settings.landing_dir / feed / f"ds={ds}").glob("*.csv")
+    with part.open(newline="", encoding="utf-8") as f:
+        header, *rows = list(csv.reader(f))
+    with part.open("w", newline="", encoding="utf-8") as f:
+        csv.writer(f, lineterminator="\n").writerows([header] + [r for i, r in enumerate(rows) if keep(i, r)])
 
 
 def test_the_generated_days_carry_the_faults_under_test(run: Run) -> None:
@@ -298,7 +388,7 @@ def test_orphan_order_keys_are_counted_per_ds(run: Run) -> None:
         assert run.orphan_keys[ds] == expected, ds
 
 
-@pytest.mark.parametrize("label", ["first", "backfill", "rerun"])
+@pytest.mark.parametrize("label", ["first", "backfill", "rerun", "redelivery"])
 def test_shop_window_equals_the_cohort_computed_directly_from_fct_orders(run: Run, label: str) -> None:
     reference, model = run.shop_window[label]
     assert len(model) > 50
@@ -307,7 +397,7 @@ def test_shop_window_equals_the_cohort_computed_directly_from_fct_orders(run: Ru
     assert any(row[0] == "-1" for row in model)
 
 
-@pytest.mark.parametrize("label", ["first", "backfill", "rerun"])
+@pytest.mark.parametrize("label", ["first", "backfill", "rerun", "redelivery"])
 def test_product_window_equals_the_cohort_computed_directly_from_fct_orders(run: Run, label: str) -> None:
     reference, model = run.product_window[label]
     assert len(model) > 100
@@ -349,3 +439,17 @@ def test_ds_must_be_a_date(tmp_path: Path) -> None:
     settings = Settings(home=tmp_path / "dw")
     with pytest.raises(ValueError, match="ds must be a date YYYY-MM-DD, got '2026-13-01'"):
         build(settings, "2026-13-01")
+
+
+def test_a_redelivered_partition_replaces_what_the_earlier_drop_brought(run: Run) -> None:
+    """Orders only the earlier drop had vanish; orders whose version came from it fall back."""
+    assert len(run.redelivered_gone) == 5 and len(run.redelivered_fallback) == 5
+    result = run.after_redelivery
+    assert (result["extra"], result["missing"]) == (0, 0), "fct_orders differs from the raw CDC state"
+    assert result["gone_in_fct"] == 0 and result["gone_in_contributions"] == 0
+    assert result["fallback_ds"] == {date.fromisoformat(DAYS[0])}
+    # content metrics and rulings follow their re-delivered partitions too (5 content rows, 1 ruling gone)
+    for table in ("core.fct_content_daily", "core.fct_violations"):
+        extra, missing, rows = result[table]
+        assert (extra, missing) == (0, 0), table
+    assert result["core.fct_content_daily"][2] == 3 * 1500 - 5

@@ -69,13 +69,17 @@
     {%- endfor -%}
 {%- endmacro %}
 
-{#- The orders this ds's run rewrote in fct_orders: those whose winning CDC row comes from the ds's
-    partition (an order whose current version beat a late older row is not among them: its state did
-    not change). Zone maps make this a read of the last rows written, not of the history. -#}
+{#- The orders whose state this ds's run changed in fct_orders: those whose winning CDC row comes from
+    the ds's partition (an order whose current version beat a late older row is not among them: its
+    state did not change), plus the orders recomputed or removed because a re-delivered partition lost
+    their current version (int_orders__stale). Zone maps make this a read of the last rows written. -#}
 {% macro changed_order_ids() -%}
     select order_id
     from {{ ref('fct_orders') }}
     where last_change_ds = {{ ds() }}
+    union
+    select order_id
+    from {{ ref('int_orders__stale') }}
 {%- endmacro %}
 
 {#- core.fct_order_contributions as it stands before this run's changes, or none on a first build or
@@ -118,7 +122,7 @@
         event_date,
         {{ measures | join(',\n        ') }}
 {%- endset -%}
--- depends_on: {{ ref('int_order_contributions__diff') }} {{ ref('fct_orders') }}
+-- depends_on: {{ ref('int_order_contributions__diff') }} {{ ref('fct_orders') }} {{ ref('int_orders__stale') }}
 with
 
 new_rows as (

@@ -1,11 +1,10 @@
+-- depends_on: {{ ref('int_content_daily__stale') }}
 -- One row per metric_date x content_id (DESIGN §3 content_metrics). Incremental: a run reads the raw
 -- partition of its ds; if a (metric_date, content_id) is delivered again in another partition, the
 -- row of the latest partition wins (the run's own partition on a rerun), whatever order ds are run in.
 with
 
-delivered as (
-
-    select
+{%- set delivered_columns %}
         metric_date,
         content_id,
         content_type,
@@ -26,10 +25,25 @@ delivered as (
         _source_file as delivered_file,
         _source_line as delivered_line,
         1 as is_from_run_partition
+{%- endset %}
+delivered as (
+
+    select
+        {{- delivered_columns }}
 
     from {{ ref('stg_content_metrics__content_daily') }}
     {% if is_incremental() -%}
     where _ds = {{ ds() }}
+
+    union all
+
+    -- the other partitions' rows of the keys whose current row the partition no longer delivers
+    select
+        {{- delivered_columns }}
+
+    from {{ ref('stg_content_metrics__content_daily') }}
+    where _ds <> {{ ds() }}
+      and (metric_date, content_id) in (select metric_date, content_id from {{ ref('int_content_daily__stale') }})
     {%- else -%}
     where _ds <= {{ ds() }}
     {%- endif %}
@@ -65,6 +79,10 @@ current_rows as (
     inner join (select distinct metric_date, content_id from delivered) as keys
         on current_rows.metric_date = keys.metric_date
         and current_rows.content_id = keys.content_id
+    -- a stale current row is no candidate: it is no longer delivered
+    where (current_rows.metric_date, current_rows.content_id) not in (
+        select metric_date, content_id from {{ ref('int_content_daily__stale') }}
+    )
 
 ),
 {%- endif %}

@@ -1,6 +1,7 @@
 -- depends_on: {{ ref('agg_shop_daily') }} {{ ref('agg_creator_daily') }} {{ ref('agg_product_daily') }}
 -- depends_on: {{ ref('agg_shop_buyer_daily') }} {{ ref('agg_creator_buyer_daily') }}
 -- depends_on: {{ ref('agg_product_buyer_daily') }} {{ ref('agg_distribution_daily') }}
+-- depends_on: {{ ref('int_orders__stale') }}
 -- One row per order and event_date on which any of its window contributions changes: the change (delta)
 -- of every additive measure (int_order_contributions__changed, models/core/README.md). Incremental:
 -- takes the new rows of the ds's changed orders (delete+insert on order_id) AFTER the daily aggregates

@@ -8,11 +8,14 @@
 -- duplicates collapse, an older row landing late never overwrites a newer one, and the result does
 -- not depend on the order in which ds are run. A first build (or --full-refresh) reads every
 -- partition up to ds.
+--
+-- A partition delivered again (ingest replaces it) may lose rows: an order whose current version came
+-- from it and is gone (int_orders__stale) is recomputed from all its remaining raw rows, or removed by
+-- the pre-hook when none is left, so fct_orders is always the merge of the raw rows as they are.
+-- depends_on: {{ ref('int_orders__stale') }}
 with
 
-changes as (
-
-    select
+{%- set change_columns -%}
         order_id,
         updated_at,
         shop_id,
@@ -40,10 +43,25 @@ changes as (
         _source_file,
         _source_line,
         1 as is_from_run_partition
+{%- endset %}
+changes as (
+
+    select
+        {{ change_columns }}
 
     from {{ ref('stg_orders__order_changes') }}
     {% if is_incremental() -%}
     where _ds = {{ ds() }}
+
+    union all
+
+    -- every remaining raw row of the orders whose current version the partition no longer delivers
+    select
+        {{ change_columns }}
+
+    from {{ ref('stg_orders__order_changes') }}
+    where _ds <> {{ ds() }}
+      and order_id in (select stale.order_id from {{ ref('int_orders__stale') }} as stale)
     {%- else -%}
     where _ds <= {{ ds() }}
     {%- endif %}
@@ -64,6 +82,8 @@ current_versions as (
 
     from {{ this }}
     where order_id in (select changes.order_id from changes)
+      -- a stale current version is no candidate: it is no longer delivered
+      and order_id not in (select stale.order_id from {{ ref('int_orders__stale') }} as stale)
 
 ),
 {%- endif %}

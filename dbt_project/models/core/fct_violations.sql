@@ -1,10 +1,9 @@
+-- depends_on: {{ ref('int_violations__stale') }}
 -- One row per ruling (DESIGN §3 violations, append-only). Incremental on violation_id from the raw
 -- partition of the ds; a ruling delivered again keeps the row of the latest partition.
 with
 
-delivered as (
-
-    select
+{%- set delivered_columns %}
         violation_id,
         ruled_at,
         ruled_date,
@@ -16,10 +15,25 @@ delivered as (
         _source_file as delivered_file,
         _source_line as delivered_line,
         1 as is_from_run_partition
+{%- endset %}
+delivered as (
+
+    select
+        {{- delivered_columns }}
 
     from {{ ref('stg_violations__violations') }}
     {% if is_incremental() -%}
     where _ds = {{ ds() }}
+
+    union all
+
+    -- the other partitions' rows of the keys whose current row the partition no longer delivers
+    select
+        {{- delivered_columns }}
+
+    from {{ ref('stg_violations__violations') }}
+    where _ds <> {{ ds() }}
+      and (violation_id) in (select violation_id from {{ ref('int_violations__stale') }})
     {%- else -%}
     where _ds <= {{ ds() }}
     {%- endif %}
@@ -44,6 +58,8 @@ current_rows as (
 
     from {{ this }}
     where violation_id in (select delivered.violation_id from delivered)
+      -- a stale current row is no candidate: it is no longer delivered
+      and violation_id not in (select violation_id from {{ ref('int_violations__stale') }})
 
 ),
 {%- endif %}

@@ -1,3 +1,4 @@
+-- depends_on: {{ ref('int_orders__stale') }}
 -- The contributions of the orders this ds's run rewrote in fct_orders (every order on a first build or a
 -- full refresh), as they are after this run: one row per order and event_date on which any window
 -- measure of the order changes, holding the change (delta) of every additive measure of
@@ -9,9 +10,7 @@
 -- takes them.
 with
 
-orders as (
-
-    select
+{%- set order_columns %}
         order_id,
         shop_id,
         product_id,
@@ -40,9 +39,24 @@ orders as (
         dispute_opened_date,
         reviewed_date
 
+{%- endset %}
+orders as (
+
+    select
+        {{- order_columns }}
+
     from {{ ref('fct_orders') }}
     {% if order_contributions_exist() -%}
     where last_change_ds = {{ ds() }}
+
+    union all
+
+    select
+        {{- order_columns }}
+
+    from {{ ref('fct_orders') }}
+    where last_change_ds <> {{ ds() }}
+      and order_id in (select stale.order_id from {{ ref('int_orders__stale') }} as stale)
     {%- endif %}
 
 ),

@@ -6,7 +6,7 @@
 {%- set previous = order_contributions_relation() %}
 {%- set columns = ['order_id', 'shop_id', 'product_id', 'creator_id', 'buyer_id', 'is_distribution',
                    'paid_date', 'event_date'] + order_measure_names() %}
--- depends_on: {{ ref('fct_orders') }}
+-- depends_on: {{ ref('fct_orders') }} {{ ref('int_orders__stale') }}
 with
 
 new_rows as (
