@@ -23,15 +23,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
 DS = PUBLISHED[-1]
 
-# Known bug, owned by the warehouse models (docs/guarantees.md, "Known gaps"): core.fct_orders and the
-# order contributions are incremental on the orders present in the ds's raw partition; an order that only the
-# wrong drop had (or whose wrong row won on a later updated_at) is never revisited when the partition is
-# replaced, so it stays in fct_orders and in every window sum. strict: the marks fail once it is fixed.
-GHOST_ORDERS_SURVIVE = pytest.mark.xfail(
-    strict=True,
-    reason="fct_orders keeps what a replaced raw partition brought (orders only it had, rows stamped later)",
-)
-
 
 def test_the_faulty_landing_really_carries_duplicates_and_late_rows(faulty_history) -> None:
     assert faulty_history.injected["duplicates"] > 0
@@ -83,7 +74,6 @@ def test_a_redelivery_replaces_the_raw_partition_exactly(redelivery) -> None:
     assert rows_read == rows_loaded + rows_quarantined and in_raw == rows_loaded
 
 
-@GHOST_ORDERS_SURVIVE
 def test_no_order_of_the_wrong_drop_survives_in_the_facts(redelivery) -> None:
     [(ghosts,)] = _working(
         redelivery, f"select count(*) from core.fct_orders where order_id like '{GHOST_PREFIX}%'"
@@ -91,7 +81,6 @@ def test_no_order_of_the_wrong_drop_survives_in_the_facts(redelivery) -> None:
     assert ghosts == 0
 
 
-@GHOST_ORDERS_SURVIVE
 def test_the_redelivered_ds_equals_a_run_that_only_saw_the_corrected_files(redelivery, reference) -> None:
     compared = assert_same_publication(redelivery.home, reference.last, (DS,))
     assert published_state(redelivery.home).serving_rows == published_state(reference.last).serving_rows
