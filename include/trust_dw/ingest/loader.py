@@ -16,7 +16,6 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from trust_dw.config import Settings
 from trust_dw.feeds import FEED_NAMES, FEEDS, Feed
@@ -229,18 +228,33 @@ def _load(
     # the insert keeps that order into raw.<feed>. No progress bar on stdout.
     con.execute("set preserve_insertion_order = true")
     con.execute("set enable_progress_bar = false")
+    # The typed rows go into a DuckDB temp table, not back to Python: DuckDB's buffer manager holds them
+    # under memory_limit (spilling to temp_directory), where an Arrow copy of a large day's orders took
+    # several GB outside any limit. Dropped after the swap (or the failure).
     con.register(_SOURCE, _source_table(feed, reads))
     try:
-        checked = con.sql(checked_rows_sql(feed, ds, _SOURCE)).to_arrow_table()
+        con.execute(f"create or replace temp table {_CHECKED} as {checked_rows_sql(feed, ds, _SOURCE)}")
     finally:
         con.unregister(_SOURCE)
     for rows in reads:  # the typed rows are all that is needed from here on
         rows.release_table()
-    faults = checked.filter(pc.is_valid(checked.column("_reason_code"))).select(
-        ["_file_index", "_record", "_source_line", "_reason_code", "_reason_detail"]
-    )
+    try:
+        return _swap_in(con, feed, ds, reads, hashes)
+    finally:
+        con.execute(f"drop table if exists {_CHECKED}")
+
+
+def _swap_in(
+    con: duckdb.DuckDBPyConnection, feed: Feed, ds: date, reads: list[FileRows], hashes: list[str]
+) -> LoadResult:
+    """Quarantine, ledger and the transactional swap of the rows checked into the temp table _CHECKED."""
+    faults = con.sql(
+        f"select _file_index, _record, _source_line, _reason_code, _reason_detail from {_CHECKED} "
+        "where _reason_code is not null"
+    ).to_arrow_table()
+    [(rows_checked,)] = con.execute(f"select count(*) from {_CHECKED}").fetchall()
     quarantine = _quarantine_table(faults, reads)
-    rows_loaded = checked.num_rows - faults.num_rows
+    rows_loaded = rows_checked - faults.num_rows
     rows_read = sum(r.rows_read for r in reads)
     rows_quarantined = quarantine.num_rows
     if rows_read != rows_loaded + rows_quarantined:  # the loss-free invariant; never expected to fire
@@ -283,7 +297,7 @@ def _load(
         drift_columns=", ".join(drift_columns) or None,
         message="; ".join(warnings) or None,
     )
-    views = {_CHECKED: checked, _QUARANTINE: quarantine, _FILES: files, _DRIFT: drift}
+    views = {_QUARANTINE: quarantine, _FILES: files, _DRIFT: drift}
     for name, table in views.items():
         con.register(name, table)
     try:
