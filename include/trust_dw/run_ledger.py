@@ -393,8 +393,10 @@ def serving_views(settings: Settings) -> dict[str, str]:
     }
 
 
-def last_runs(settings: Settings, *, ds: str | None = None, limit: int = 7) -> list[dict[str, Any]]:
-    """The newest pipeline runs (of ds, if given), newest first, read from the ledger folder."""
+def _query_ledger(
+    settings: Settings, view: str, tail: str, params: dict[str, Any] | None
+) -> list[dict[str, Any]]:
+    """Rows of one ledger view (``ops.pipeline_runs`` / ``ops.stage_runs``) as dicts, read from the folder."""
     import duckdb
 
     views = serving_views(settings)
@@ -403,35 +405,24 @@ def last_runs(settings: Settings, *, ds: str | None = None, limit: int = 7) -> l
     con = duckdb.connect(config={"threads": 1})
     try:
         con.execute("set TimeZone = 'UTC'")
-        where = "where ds = cast($ds as date)" if ds else ""
-        cursor = con.execute(
-            f"select * from ({views['ops.pipeline_runs']}) {where} order by ended_at desc limit {int(limit)}",
-            {"ds": ds} if ds else None,
-        )
+        cursor = con.execute(f"select * from ({views[view]}) {tail}", params)
         names = [d[0] for d in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
     finally:
         con.close()
+
+
+def last_runs(settings: Settings, *, ds: str | None = None, limit: int = 7) -> list[dict[str, Any]]:
+    """The newest pipeline runs (of ds, if given), newest first, read from the ledger folder."""
+    where = "where ds = cast($ds as date)" if ds else ""
+    tail = f"{where} order by ended_at desc limit {int(limit)}"
+    return _query_ledger(settings, "ops.pipeline_runs", tail, {"ds": ds} if ds else None)
 
 
 def stage_runs_of(settings: Settings, run_id: str) -> list[dict[str, Any]]:
     """Every stage record of one run, in the order they started."""
-    import duckdb
-
-    views = serving_views(settings)
-    if not views:
-        return []
-    con = duckdb.connect(config={"threads": 1})
-    try:
-        con.execute("set TimeZone = 'UTC'")
-        cursor = con.execute(
-            f"select * from ({views['ops.stage_runs']}) where run_id = $run_id order by started_at, stage",
-            {"run_id": run_id},
-        )
-        names = [d[0] for d in cursor.description]
-        return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-    finally:
-        con.close()
+    tail = "where run_id = $run_id order by started_at, stage"
+    return _query_ledger(settings, "ops.stage_runs", tail, {"run_id": run_id})
 
 
 def runs_table(settings: Settings, *, ds: str | None = None, limit: int = 7):
