@@ -109,92 +109,76 @@ order_facts as (
 
 ),
 
--- Every date on which a measure of the order can change; dates before paid_date act on paid_date.
-event_dates as (
+-- Every date on which a measure of the order can change (dates before paid_date act on paid_date), in
+-- order, each with the order's previous such date: a measure's delta on a date is its value there minus
+-- its value on the previous date. Row-wise (lists per order, no window over order_id): the value on the
+-- previous date is evaluated directly.
+{% set date_columns = ['paid_date', 'cancelled_date', 'shipped_date', 'collect_due_date',
+                       'delivered_date', 'refund_requested_date', 'refund_completed_date',
+                       'dispute_opened_date', 'reviewed_date'] -%}
+order_event_dates as (
 
-    {% set date_columns = ['paid_date', 'cancelled_date', 'shipped_date', 'collect_due_date',
-                           'delivered_date', 'refund_requested_date', 'refund_completed_date',
-                           'dispute_opened_date', 'reviewed_date'] -%}
-    {% for c in date_columns -%}
-    select order_id, greatest(paid_date, {{ c }}) as event_date
+    select
+        order_facts.*,
+        list_sort(list_distinct([
+            {% for c in date_columns -%}
+            case when {{ c }} is not null then greatest(paid_date, {{ c }}) end{{ ',' if not loop.last }}
+            {% endfor -%}
+        ])) as event_dates
+
     from order_facts
-    where {{ c }} is not null
-    {% if not loop.last %}union
-    {% endif %}
-    {%- endfor %}
 
 ),
 
 states as (
 
     select
-        event_dates.event_date,
-        -- DESIGN §2: out of the cohort as of e if cancelled <= e and not shipped <= e.
-        case
-            when order_facts.cancelled_date <= event_dates.event_date
-                and not coalesce(order_facts.shipped_date <= event_dates.event_date, false)
-                then 0
-            else 1
-        end as in_cohort,
-        order_facts.*
+        unnest(event_dates) as event_date,
+        unnest(list_prepend(cast(null as date), list_slice(event_dates, 1, len(event_dates) - 1)))
+            as previous_event_date,
+        order_event_dates.* exclude (event_dates)
 
-    from event_dates
-    inner join order_facts
-        on event_dates.order_id = order_facts.order_id
+    from order_event_dates
 
 ),
 
-values_as_of as (
+{#- DESIGN §2: out of the cohort as of e if cancelled <= e and not shipped <= e. -#}
+{%- set in_cohort = 'case when cancelled_date <= {e} and not coalesce(shipped_date <= {e}, false) then 0 else 1 end' %}
+
+deltas as (
 
     select
         order_id,
+        shop_id,
+        product_id,
+        creator_id,
+        buyer_id,
+        is_distribution,
+        paid_date,
         event_date,
         {% for m in order_measures() -%}
-        cast(in_cohort * ({{ m.expr.replace('{e}', 'event_date') }}) as {{ measure_type(m.kind) }})
-            as {{ m.name }}{{ ',' if not loop.last }}
+        cast(
+            cast({{ in_cohort.replace('{e}', 'event_date') }} * ({{ m.expr.replace('{e}', 'event_date') }})
+                as {{ measure_type(m.kind) }})
+            - case
+                when previous_event_date is null then 0
+                else cast({{ in_cohort.replace('{e}', 'previous_event_date') }}
+                    * ({{ m.expr.replace('{e}', 'previous_event_date') }}) as {{ measure_type(m.kind) }})
+            end
+            as {{ measure_type(m.kind) }}
+        ) as {{ m.name }}{{ ',' if not loop.last }}
         {% endfor %}
 
     from states
 
 ),
 
-deltas as (
-
-    select
-        order_id,
-        event_date,
-        {% for m in order_measures() -%}
-        cast(
-            {{ m.name }} - coalesce(lag({{ m.name }}) over (partition by order_id order by event_date), 0)
-            as {{ measure_type(m.kind) }}
-        ) as {{ m.name }}{{ ',' if not loop.last }}
-        {% endfor %}
-
-    from values_as_of
-
-),
-
 final as (
 
-    select
-        deltas.order_id,
-        orders.shop_id,
-        orders.product_id,
-        orders.creator_id,
-        orders.buyer_id,
-        orders.is_distribution,
-        orders.paid_date,
-        deltas.event_date,
+    select * from deltas
+    where event_date = paid_date
         {% for m in order_measures() -%}
-        deltas.{{ m.name }}{{ ',' if not loop.last }}
-        {% endfor %}
-
-    from deltas
-    inner join orders
-        on deltas.order_id = orders.order_id
-    where deltas.event_date = orders.paid_date
-        {% for m in order_measures() -%}
-        or deltas.{{ m.name }} != 0
+        or {{ m.name }} != 0
         {% endfor %}
 
 )
