@@ -1,9 +1,13 @@
 """Load one feed's landing folder for a ds into the working DuckDB file (DESIGN §3, §4).
 
 Steps: ``_SUCCESS`` gate → list and hash the data files → unchanged (same paths + sha256 as the last
-successful load)? stop → read every file as strings (file-level faults fail the feed, ledger
-'failed', nothing else touched) → type and check all rows in one DuckDB query → swap the ds's raw
-partition, quarantine, loaded files, drift and ledger row in one transaction.
+successful load)? stop → check every file as a whole (``read_file``) → stream the rows of every file,
+as strings, into one DuckDB query that types and checks them into a temp table (file-level faults, in
+the pre-pass or in the stream, fail the feed: ledger 'failed', nothing else touched) → swap the ds's
+raw partition, quarantine, loaded files, drift and ledger row in one transaction.
+
+Memory: the process holds one record batch of one file at a time; the typed rows live in DuckDB, under
+``memory_limit`` (spilling to the temp directory), never as a whole-file Arrow table in Python.
 """
 
 from __future__ import annotations
@@ -23,9 +27,15 @@ from trust_dw.ingest import ledger as ledger_tables
 from trust_dw.ingest.errors import BadFileError, FeedNotReady, IngestError
 from trust_dw.ingest.ledger import LedgerRow
 from trust_dw.ingest.readers import (
+    LINE,
+    RECORD,
     SUCCESS_MARKER,
     FileRows,
+    NeedsSerialParse,
+    ReadAgain,
+    UnusualLayout,
     list_data_files,
+    read_csv_in_memory,
     read_file,
     sha256_of,
 )
@@ -157,13 +167,12 @@ def ingest_feed(
 
         try:
             reads = [read_file(p, name, feed) for p, name in zip(paths, names, strict=True)]
-        except BadFileError as exc:
+            return _load(con, feed, ds, reads, hashes)
+        except BadFileError as exc:  # found by the pre-pass or while streaming: nothing of the feed loaded
             failed = LedgerRow(feed.name, ds, "failed", len(paths), 0, 0, 0, 0.0, None, str(exc))
             ledger_tables.record_failure(con, failed)
             log.error("%s %s: %s", feed.name, ds, exc)
             raise
-        try:
-            return _load(con, feed, ds, reads, hashes)
         except duckdb.Error as exc:  # a resource fault (memory, temp disk), not the data: name feed and ds
             raise IngestError(
                 f"{feed.name} {ds}: loading {len(paths)} file(s) failed in DuckDB, nothing of the feed "
@@ -171,21 +180,37 @@ def ingest_feed(
             ) from exc
 
 
-def _source_table(feed: Feed, reads: list[FileRows]) -> pa.Table:
-    parts = []
-    for index, rows in enumerate(reads):
-        n = rows.table.num_rows
-        parts.append(
-            rows.table.append_column("_file_index", pa.repeat(pa.scalar(index, pa.int32()), n)).append_column(
-                "_source_file", pa.repeat(pa.scalar(rows.source_file, pa.string()), n)
-            )
-        )
-    if not parts:
-        empty = {c: pa.array([], pa.string()) for c in feed.column_names}
-        empty |= {"_record": pa.array([], pa.int64()), "_source_line": pa.array([], pa.int64())}
-        empty |= {"_file_index": pa.array([], pa.int32()), "_source_file": pa.array([], pa.string())}
-        return pa.table(empty)
-    return pa.concat_tables(parts)
+class _SourceStream:
+    """Every file's string batches, in file order, as one Arrow stream for DuckDB to scan once.
+
+    An exception raised while reading (a file fault, or a file asking to be read again) reaches DuckDB as
+    an anonymous stream error; it is kept in ``error`` so that the loader can act on the original.
+    """
+
+    def __init__(self, feed: Feed, reads: list[FileRows]) -> None:
+        self.reads = reads
+        self.error: Exception | None = None
+        fields = [pa.field(c, pa.string()) for c in feed.column_names]
+        fields += [pa.field(RECORD, pa.int64()), pa.field(LINE, pa.int64())]
+        fields += [pa.field("_file_index", pa.int32()), pa.field("_source_file", pa.string())]
+        self.schema = pa.schema(fields)
+
+    def reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.schema, self._batches())
+
+    def _batches(self):
+        try:
+            for index, rows in enumerate(self.reads):
+                for batch in rows.batches():
+                    n = batch.num_rows
+                    lineage = [
+                        pa.repeat(pa.scalar(index, pa.int32()), n),
+                        pa.repeat(pa.scalar(rows.source_file, pa.string()), n),
+                    ]
+                    yield pa.record_batch([*batch.columns, *lineage], schema=self.schema)
+        except (BadFileError, ReadAgain) as exc:
+            self.error = exc
+            raise
 
 
 def _quarantine_table(faults: pa.Table, reads: list[FileRows]) -> pa.Table:
@@ -224,24 +249,51 @@ def _quarantine_table(faults: pa.Table, reads: list[FileRows]) -> pa.Table:
 def _load(
     con: duckdb.DuckDBPyConnection, feed: Feed, ds: date, reads: list[FileRows], hashes: list[str]
 ) -> LoadResult:
-    # The check query sorts by file, then line (a parallel Arrow scan does not keep order by itself);
-    # the insert keeps that order into raw.<feed>. No progress bar on stdout.
+    # The check query sorts by file, then line (a parallel scan does not keep order by itself); the insert
+    # keeps that order into raw.<feed>. No progress bar on stdout.
     con.execute("set preserve_insertion_order = true")
     con.execute("set enable_progress_bar = false")
     # The typed rows go into a DuckDB temp table, not back to Python: DuckDB's buffer manager holds them
-    # under memory_limit (spilling to temp_directory), where an Arrow copy of a large day's orders took
-    # several GB outside any limit. Dropped after the swap (or the failure).
-    con.register(_SOURCE, _source_table(feed, reads))
-    try:
-        con.execute(f"create or replace temp table {_CHECKED} as {checked_rows_sql(feed, ds, _SOURCE)}")
-    finally:
-        con.unregister(_SOURCE)
-    for rows in reads:  # the typed rows are all that is needed from here on
-        rows.release_table()
+    # under memory_limit (spilling to temp_directory). Dropped after the swap (or the failure).
+    _check_into_temp_table(con, feed, ds, reads)
     try:
         return _swap_in(con, feed, ds, reads, hashes)
     finally:
         con.execute(f"drop table if exists {_CHECKED}")
+
+
+def _check_into_temp_table(
+    con: duckdb.DuckDBPyConnection, feed: Feed, ds: date, reads: list[FileRows]
+) -> None:
+    """Stream every file through the check query into _CHECKED; a file that asks for it is read again.
+
+    A threaded CSV parse that met a malformed row is redone serially (to number it); a CSV whose records
+    turned out not to be one per line is redone in memory (exact line numbers). Each at most once per file.
+    """
+    retried: set[tuple[int, type]] = set()
+    while True:
+        stream = _SourceStream(feed, reads)
+        con.register(_SOURCE, stream.reader())
+        try:
+            con.execute(f"create or replace temp table {_CHECKED} as {checked_rows_sql(feed, ds, _SOURCE)}")
+            return
+        except duckdb.Error:
+            error = stream.error
+            if error is None:
+                raise
+            if isinstance(error, BadFileError):
+                raise error from None
+            index = reads.index(error.file)
+            if (index, type(error)) in retried:  # pragma: no cover - a reader that never settles
+                raise IngestError(f"{feed.name} {ds}: {error} (again, after reading it again)") from None
+            retried.add((index, type(error)))
+            log.info("%s %s: reading again: %s", feed.name, ds, error)
+            if isinstance(error, NeedsSerialParse):
+                error.file.threaded = False
+            elif isinstance(error, UnusualLayout):
+                reads[index] = read_csv_in_memory(error.file)
+        finally:
+            con.unregister(_SOURCE)
 
 
 def _swap_in(
@@ -277,7 +329,7 @@ def _swap_in(
         }
     )
     drift_columns = tuple(sorted({c for _, c in drift_pairs}))
-    warnings = [w for r in reads for w in r.warnings]
+    warnings = [w for r in reads for w in r.all_warnings()]
     if drift_pairs:
         drift_text = "; ".join(f"{f}: {c}" for f, c in drift_pairs)
         warnings.append(f"schema drift, unknown column(s) kept out of {feed.raw_table}: {drift_text}")

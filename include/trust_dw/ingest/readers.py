@@ -1,17 +1,23 @@
-"""Read one landing file into an all-string Arrow table that keeps each row's line number.
+"""Read one landing file as a stream of all-string Arrow record batches that keep each row's line number.
 
-CSV is parsed by ``pyarrow.csv`` with every column typed as string (typing and checks happen later,
-in DuckDB, see ``validation.py``). Rows with the wrong number of fields are caught by the
-``invalid_row_handler`` and kept, with their line number and raw text, as ``malformed_row``.
+A file is never held in memory whole (a large day's orders file is several GB): ``read_file`` makes one
+chunked pass over the bytes for every whole-file check (UTF-8, header, line ends, quotes), then
+``FileRows.batches()`` parses it as a stream (``pyarrow.csv.open_csv``, record batches of ~8 MB), which
+the loader hands to DuckDB as a ``RecordBatchReader`` scanned once. Typing and checks happen there
+(``validation.py``). Rows with the wrong number of fields are caught by the ``invalid_row_handler`` and
+kept, with their line number and raw text, as ``malformed_row``.
 
 Line numbers are physical lines of the file (header = line 1). pyarrow only reports record ordinals,
-so they are mapped to lines: on the usual file (one record per line, no blank lines — checked by
-counting newlines) record ``n`` is line ``n``; otherwise (blank lines, quoted values spanning lines,
-bare CR line ends) a second pass with Python's ``csv`` module finds where each record starts. That
-slow pass only runs for such unusual files.
+so they are mapped to lines: on the usual file (one record per line, no blank lines, no bare CR) record
+``n`` is line ``n``, which the stream checks at its end by comparing the records parsed with the
+newlines counted. A file that fails that check, or that the pre-pass already knows is unusual (blank
+lines, bare CR line ends), is read the exact slow way instead: whole, with a second pass of Python's
+``csv`` module finding where each record starts (per-row Python, in memory; such files are rare and
+small). The loader then runs its query again (``UnusualLayout``). Likewise a threaded parse does not
+number malformed rows, so a file with some is parsed again serially (``NeedsSerialParse``).
 
 File-level faults raise ``BadFileError`` naming the file: not UTF-8, an unterminated quoted field,
-duplicate or missing required columns in the header, unreadable Parquet.
+duplicate or missing required columns in the header, unreadable Parquet, anything pyarrow cannot parse.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import hashlib
 import io
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,11 +43,31 @@ from trust_dw.ingest.errors import BadFileError
 
 DATA_SUFFIXES = (".csv", ".parquet")
 SUCCESS_MARKER = "_SUCCESS"
-# Lineage columns carried by every string table read from a file.
+# Lineage columns carried by every string batch read from a file.
 RECORD = "_record"  # record ordinal in the file (CSV: header = 1; Parquet: row index)
 LINE = "_source_line"
 
+CHUNK_BYTES = 16 << 20  # the pre-pass and line look-ups read the file in chunks of this size
+BLOCK_BYTES = 8 << 20  # pyarrow's CSV block: one record batch per block
+PARQUET_BATCH_ROWS = 65_536
+
 _QUOTED_FIELD = re.compile(r'"[^"]*(?:""[^"]*)*"')
+
+
+class ReadAgain(Exception):
+    """The stream of a file cannot be finished as it started; the loader reads the feed again."""
+
+    def __init__(self, file: FileRows, why: str) -> None:
+        super().__init__(f"{file.source_file}: {why}")
+        self.file = file
+
+
+class NeedsSerialParse(ReadAgain):
+    """A threaded parse met a malformed row (it does not number them): parse this file serially."""
+
+
+class UnusualLayout(ReadAgain):
+    """Records are not one per line (quoted line breaks): read this file the exact, in-memory way."""
 
 
 def list_data_files(folder: Path) -> list[Path]:
@@ -70,29 +96,48 @@ class MalformedRow:
 
 @dataclass
 class FileRows:
-    """One landing file read as strings.
+    """One landing file, read as strings by ``batches()``.
 
-    ``table`` has the feed's columns in contract order (strings, NULL for empty values and for
-    optional columns absent from the file), then ``_record`` and ``_source_line``.
+    Each batch has the feed's columns in contract order (strings, NULL for empty values and for optional
+    columns absent from the file), then ``_record`` and ``_source_line``. ``malformed`` and
+    ``rows_read`` are complete once ``batches()`` is exhausted.
     """
 
     source_file: str
-    table: pa.Table | None
-    malformed: list[MalformedRow] = field(default_factory=list)
+    feed: Feed
     extra_columns: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    raw_rows: Callable[[Sequence[int]], list[str]] = lambda records: ["" for _ in records]
-    rows_read: int = field(init=False)
+    warnings: list[str] = field(default_factory=list)  # known before the rows are read
+    malformed: list[MalformedRow] = field(default_factory=list)
+    rows_read: int = 0
+    empty_warning: str | None = None  # set by batches() when the file holds no row
 
-    def __post_init__(self) -> None:
-        self.rows_read = self.table.num_rows + len(self.malformed)
+    def all_warnings(self) -> list[str]:
+        return [*self.warnings, *([self.empty_warning] if self.empty_warning else [])]
 
-    def release_table(self) -> None:
-        """Drop the string rows once they are checked (``raw_rows`` still works)."""
-        self.table = None
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        return iter(())
+
+    def raw_rows(self, records: Sequence[int]) -> list[str]:
+        """The original text of the given records (to quarantine them)."""
+        return ["" for _ in records]
+
+    def _contract_batch(self, batch: pa.RecordBatch | pa.Table, records: np.ndarray, lines: np.ndarray):
+        """The feed's columns in contract order (absent optional ones as NULL strings) + lineage."""
+        n = batch.num_rows
+        names = batch.schema.names
+        arrays = [
+            batch.column(names.index(c)) if c in names else pa.nulls(n, pa.string())
+            for c in self.feed.column_names
+        ]
+        arrays += [pa.array(records, pa.int64()), pa.array(lines, pa.int64())]
+        return pa.record_batch(
+            [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in arrays],
+            names=[*self.feed.column_names, RECORD, LINE],
+        )
 
 
 def read_file(path: Path, source_file: str, feed: Feed) -> FileRows:
+    """Check ``path`` as a whole (file-level faults raise ``BadFileError``) and return its row stream."""
     if path.suffix.lower() == ".parquet":
         return read_parquet(path, source_file, feed)
     return read_csv(path, source_file, feed)
@@ -124,58 +169,101 @@ def _absent_optional_warning(source_file: str, missing_optional: list[str]) -> l
     return [f"{source_file}: optional column(s) absent, loaded as NULL: {', '.join(missing_optional)}"]
 
 
-def _contract_table(table: pa.Table, feed: Feed, records: np.ndarray, lines: np.ndarray) -> pa.Table:
-    """The feed's columns in contract order (absent optional ones as NULL strings) + lineage."""
-    n = table.num_rows
-    arrays = [
-        table.column(c) if c in table.column_names else pa.nulls(n, pa.string()) for c in feed.column_names
-    ]
-    arrays += [pa.array(records, pa.int64()), pa.array(lines, pa.int64())]
-    return pa.table(arrays, names=[*feed.column_names, RECORD, LINE])
+# --- CSV: the pre-pass ----------------------------------------------------------------------------
 
 
-def _empty(source_file: str, feed: Feed, warning: str) -> FileRows:
-    table = _contract_table(pa.table({}), feed, np.zeros(0, np.int64), np.zeros(0, np.int64))
-    return FileRows(source_file, table, warnings=[warning])
+@dataclass
+class _Layout:
+    """What one chunked pass over a CSV file found (offsets are of the body, after a BOM)."""
+
+    bom: int  # bytes of a UTF-8 BOM (0 or 3)
+    size: int  # body bytes
+    newlines: int
+    has_quote: bool
+    bare_cr: bool
+    blank_line: bool  # an empty line between records (pyarrow skips it, so record n != line n)
+    ends_with_newline: bool
+    last_line_start: int  # where the last line starts (the last record on the usual file)
+    head: bytes  # the first MB of the body, for the header
 
 
-# --- CSV ------------------------------------------------------------------------------------------
+def _scan(path: Path) -> _Layout:
+    """One pass in chunks: UTF-8 validity, line ends, quotes, blank lines (bounded memory)."""
+    with path.open("rb") as fh:
+        first = fh.read(CHUNK_BYTES)
+        bom = len(codecs.BOM_UTF8) if first.startswith(codecs.BOM_UTF8) else 0
+        chunk, base = first[bom:], 0  # base: body offset of chunk[0]
+        carry = b""  # an incomplete UTF-8 sequence at the end of the previous chunk
+        newlines = crs = crlfs = 0
+        has_quote = blank = False
+        last_newline = -1  # body offset of the last newline seen
+        previous = b"\n"  # the byte before chunk[0]; a file starting with a line end has a blank line
+        before_previous = b""
+        head = chunk[: 1 << 20]
+        while chunk:
+            buffer = carry + chunk if carry else chunk
+            try:
+                _, consumed = codecs.utf_8_decode(buffer, "strict", False)
+            except UnicodeDecodeError as exc:
+                at = bom + base - len(carry) + exc.start
+                raise BadFileError(f"{path}: not valid UTF-8 at byte {at} ({exc.reason})") from None
+            carry = buffer[consumed:]
+            del buffer
+            newlines += chunk.count(b"\n")
+            crs += chunk.count(b"\r")
+            crlfs += chunk.count(b"\r\n") + (previous == b"\r" and chunk[:1] == b"\n")
+            has_quote = has_quote or b'"' in chunk
+            joined = before_previous + previous + chunk[:2]  # line ends across the chunk boundary
+            blank = (
+                blank or b"\n\n" in chunk or b"\n\r\n" in chunk or b"\n\n" in joined or b"\n\r\n" in joined
+            )
+            position = chunk.rfind(b"\n")
+            if position >= 0:
+                last_newline = base + position
+            tail = chunk[-2:] if len(chunk) >= 2 else (previous + chunk)[-2:]
+            before_previous, previous = tail[:-1], tail[-1:]
+            base += len(chunk)
+            chunk = fh.read(CHUNK_BYTES)
+        if carry:
+            at = bom + base - len(carry)
+            raise BadFileError(f"{path}: not valid UTF-8 at byte {at} (unexpected end of data)")
+    size = base
+    ends_with_newline = size > 0 and previous == b"\n"
+    # the last line starts after the last newline that is not the file's final byte
+    if last_newline == size - 1 and size:
+        with path.open("rb") as fh:
+            last_newline = _previous_newline(fh, bom, last_newline)
+    return _Layout(
+        bom=bom,
+        size=size,
+        newlines=newlines,
+        has_quote=has_quote,
+        bare_cr=crs != crlfs,
+        blank_line=blank,
+        ends_with_newline=ends_with_newline,
+        last_line_start=last_newline + 1,
+        head=head,
+    )
 
 
-class _LineIndex:
-    """Physical line <-> byte offsets of a file, built on first use (only quarantined rows need it).
-
-    The file is read again then, so its bytes are not held in memory while the load runs.
-    """
-
-    def __init__(self, path: Path, skip: int) -> None:
-        self._path = path
-        self._skip = skip  # a UTF-8 BOM
-        self._body = b""
-        self._starts: np.ndarray | None = None
-
-    def text(self, first_line: int, last_line: int) -> str:
-        if self._starts is None:
-            self._body = self._path.read_bytes()[self._skip :]
-            newlines = np.flatnonzero(np.frombuffer(self._body, np.uint8) == 10)
-            self._starts = np.concatenate([[0], newlines + 1, [len(self._body) + 1]])
-        start, end = int(self._starts[first_line - 1]), int(self._starts[last_line]) - 1
-        return self._body[start:end].decode("utf-8").rstrip("\r\n")
+def _previous_newline(fh, bom: int, before: int) -> int:
+    """Body offset of the last newline strictly before body offset ``before`` (-1 if none)."""
+    end = before
+    while end > 0:
+        start = max(0, end - (1 << 20))
+        fh.seek(bom + start)
+        block = fh.read(end - start)
+        position = block.rfind(b"\n")
+        if position >= 0:
+            return start + position
+        end = start
+    return -1
 
 
-def _records_by_csv_module(text: str) -> tuple[list[int], list[int], list[str]]:
-    """Start and end line of every non-blank record, and the lines (slow path, unusual files only)."""
-    lines = list(io.StringIO(text, newline=""))
-    csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # a value may be as long as the file
-    reader = csv.reader(iter(lines))
-    starts, ends = [0], [0]  # index 0 unused: record ordinals are 1-based
-    previous_end = 0
-    for row in reader:
-        if row:
-            starts.append(previous_end + 1)
-            ends.append(reader.line_num)
-        previous_end = reader.line_num
-    return starts, ends, lines
+def _header(head: bytes) -> list[str] | None:
+    """The first non-blank record (read from the start of the file only)."""
+    text = head.decode("utf-8", errors="replace")
+    return next((row for row in csv.reader(io.StringIO(text, newline="")) if row), None)
 
 
 def _unterminated_quote(record: str) -> bool:
@@ -193,97 +281,232 @@ def _unterminated_quote(record: str) -> bool:
         pos = comma + 1
 
 
-def _check_utf8(path: Path, data: bytes) -> None:
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadFileError(f"{path}: not valid UTF-8 at byte {exc.start} ({exc.reason})") from None
+def _line_texts(path: Path, bom: int, lines: Sequence[int]) -> dict[int, str]:
+    """The text of the given physical lines (1-based), found by counting newlines chunk by chunk."""
+    wanted = np.unique(np.asarray(lines, np.int64))
+    if wanted.size == 0:
+        return {}
+    # line L spans (newline L-1) + 1 … newline L; newline 0 is "before the file", newline past the end = EOF
+    ordinals = np.unique(np.concatenate([wanted - 1, wanted]))
+    position: dict[int, int] = {0: -1}
+    with path.open("rb") as fh:
+        fh.seek(bom)
+        seen, base = 0, 0
+        while True:
+            chunk = fh.read(CHUNK_BYTES)
+            if not chunk:
+                break
+            offsets = np.flatnonzero(np.frombuffer(chunk, np.uint8) == 10)
+            lo, hi = np.searchsorted(ordinals, [seen + 1, seen + len(offsets) + 1])
+            for k in ordinals[lo:hi]:
+                position[int(k)] = base + int(offsets[int(k) - seen - 1])
+            seen += len(offsets)
+            base += len(chunk)
+            if seen >= ordinals[-1]:
+                break
+        size = fh.seek(0, io.SEEK_END) - bom
+        texts = {}
+        for line in wanted.tolist():
+            start = position.get(line - 1)
+            if start is None:  # past the last line
+                texts[line] = ""
+                continue
+            end = position.get(line, size)
+            fh.seek(bom + start + 1)
+            texts[line] = fh.read(end - start - 1).decode("utf-8").rstrip("\r\n")
+    return texts
 
 
-def _header(body: bytes) -> list[str] | None:
-    """The first non-blank record (read from the start of the file only)."""
-    head = body[: 1 << 20].decode("utf-8", errors="replace")
-    return next((row for row in csv.reader(io.StringIO(head, newline="")) if row), None)
+# --- CSV: the stream ------------------------------------------------------------------------------
 
 
-def _parse(body: bytes, header: list[str], feed: Feed, threaded: bool) -> tuple[pa.Table, list[tuple]]:
+@dataclass
+class _CsvStream(FileRows):
+    """A CSV file on the usual layout (record n = line n), parsed as a stream."""
+
+    path: Path = Path()
+    layout: _Layout | None = None
+    header: list[str] = field(default_factory=list)
+    threaded: bool = True
+
+    def _reader(self, on_invalid) -> pacsv.CSVStreamingReader:
+        fh = self.path.open("rb")
+        fh.seek(self.layout.bom)
+        return pacsv.open_csv(
+            fh,
+            read_options=pacsv.ReadOptions(use_threads=self.threaded, block_size=BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(
+                # quoted values may hold line breaks (RFC 4180); without any quote the faster chunker is exact
+                newlines_in_values=self.layout.has_quote,
+                invalid_row_handler=on_invalid,
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in self.header},
+                include_columns=[c for c in self.feed.column_names if c in self.header],
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        invalid: list[tuple[int | None, str, int, int]] = []
+
+        def on_invalid_row(row: pacsv.InvalidRow) -> str:
+            invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
+            return "skip"
+
+        self.malformed, self.rows_read, self.empty_warning = [], 0, None
+        good = 0  # good rows yielded so far
+        try:
+            reader = self._reader(on_invalid_row)
+            try:
+                for batch in reader:
+                    if invalid and invalid[-1][0] is None:
+                        raise NeedsSerialParse(self, "a malformed row, not numbered by the threaded parse")
+                    # record of the good row with index g: g + 2 + #malformed before it; with the malformed
+                    # records v_1 < v_2 < … that count is #{i : v_i - 1 - i <= g}
+                    numbers = np.asarray([number for number, *_ in invalid], np.int64)
+                    thresholds = numbers - 1 - np.arange(1, numbers.size + 1)
+                    index = np.arange(good, good + batch.num_rows, dtype=np.int64)
+                    records = index + 2 + np.searchsorted(thresholds, index, side="right")
+                    good += batch.num_rows
+                    yield self._contract_batch(batch, records, records)
+            finally:
+                reader.close()
+        except pa.ArrowInvalid as exc:
+            raise BadFileError(f"{self.path}: not parseable as CSV: {exc}") from None
+        if invalid and invalid[-1][0] is None:
+            raise NeedsSerialParse(self, "a malformed row, not numbered by the threaded parse")
+        n_records = 1 + good + len(invalid)  # the header is record 1
+        layout = self.layout
+        expected_newlines = n_records if layout.ends_with_newline else n_records - 1
+        if layout.newlines != expected_newlines:
+            raise UnusualLayout(self, f"{n_records} records on {layout.newlines} line ends")
+        if layout.has_quote:
+            with self.path.open("rb") as fh:  # the last record is the last line on this layout
+                fh.seek(layout.bom + layout.last_line_start)
+                last_record = fh.read().decode("utf-8").rstrip("\r\n")
+            if _unterminated_quote(last_record):
+                raise BadFileError(
+                    f"{self.path}: not parseable as CSV: unterminated quoted field in the record starting "
+                    f"at line {n_records}"
+                )
+        self.malformed = [
+            MalformedRow(
+                line=number, raw_row=raw.rstrip("\r\n"), detail=f"expected {exp} fields, found {act}"
+            )
+            for number, raw, exp, act in invalid
+        ]
+        self.rows_read = good + len(invalid)
+        if self.rows_read == 0:
+            self.empty_warning = f"{self.source_file}: header only, 0 rows"
+
+    def raw_rows(self, records: Sequence[int]) -> list[str]:
+        texts = _line_texts(self.path, self.layout.bom, records)
+        return [texts[int(r)] for r in records]
+
+
+@dataclass
+class _InMemoryRows(FileRows):
+    """Rows already parsed into one table (an unusual CSV layout, or an empty file)."""
+
+    table: pa.Table | None = None
+    records: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    lines: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+    text_of: Callable[[int], str] = lambda record: ""  # record -> raw text
+
+    def __post_init__(self) -> None:
+        self.rows_read = (self.table.num_rows if self.table is not None else 0) + len(self.malformed)
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        if self.table is None or self.table.num_rows == 0:
+            return
+        step = PARQUET_BATCH_ROWS
+        for offset in range(0, self.table.num_rows, step):
+            part = self.table.slice(offset, step)
+            yield self._contract_batch(
+                part, self.records[offset : offset + step], self.lines[offset : offset + step]
+            )
+
+    def raw_rows(self, records: Sequence[int]) -> list[str]:
+        return [self.text_of(int(r)) for r in records]
+
+
+def _records_by_csv_module(text: str) -> tuple[list[int], list[int], list[str]]:
+    """Start and end line of every non-blank record, and the lines (slow path, unusual files only)."""
+    lines = list(io.StringIO(text, newline=""))
+    csv.field_size_limit(max(csv.field_size_limit(), len(text)))  # a value may be as long as the file
+    reader = csv.reader(iter(lines))
+    starts, ends = [0], [0]  # index 0 unused: record ordinals are 1-based
+    previous_end = 0
+    for row in reader:
+        if row:
+            starts.append(previous_end + 1)
+            ends.append(reader.line_num)
+        previous_end = reader.line_num
+    return starts, ends, lines
+
+
+def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
+    layout = _scan(path)
+    header = _header(layout.head)
+    if header is None:
+        size = "0 bytes" if not layout.size else "only blank lines"
+        warning = f"{source_file}: empty file ({size}), no header: 0 rows"
+        return _InMemoryRows(source_file, feed, warnings=[warning])
+    extra, missing_optional = _check_header(path, header, feed)
+    warnings = _absent_optional_warning(source_file, missing_optional)
+    stream = _CsvStream(source_file, feed, extra, warnings, path=path, layout=layout, header=header)
+    if layout.blank_line or layout.bare_cr:
+        return read_csv_in_memory(stream)
+    return stream
+
+
+def read_csv_in_memory(stream: _CsvStream) -> _InMemoryRows:
+    """The exact slow path: the whole file parsed at once, records delimited by Python's csv module."""
+    path, feed, header = stream.path, stream.feed, stream.header
+    body = path.read_bytes()[stream.layout.bom :]
     invalid: list[tuple[int | None, str, int, int]] = []
 
     def on_invalid_row(row: pacsv.InvalidRow) -> str:
         invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
         return "skip"
 
-    table = pacsv.read_csv(
-        pa.BufferReader(body),
-        read_options=pacsv.ReadOptions(use_threads=threaded, block_size=8 << 20),
-        parse_options=pacsv.ParseOptions(
-            # quoted values may hold line breaks (RFC 4180); without any quote the faster chunker is exact
-            newlines_in_values=b'"' in body,
-            invalid_row_handler=on_invalid_row,
-        ),
-        convert_options=pacsv.ConvertOptions(
-            column_types={name: pa.string() for name in header},
-            include_columns=[c for c in feed.column_names if c in header],
-            null_values=[""],
-            strings_can_be_null=True,
-            quoted_strings_can_be_null=True,
-        ),
-    )
-    return table, invalid
-
-
-def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
-    data = path.read_bytes()
-    _check_utf8(path, data)
-    bom = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
-    body = data[bom:] if bom else data
-    del data
-
-    header = _header(body)
-    if header is None:
-        size = "0 bytes" if not body else "only blank lines"
-        return _empty(source_file, feed, f"{source_file}: empty file ({size}), no header: 0 rows")
-    extra, missing_optional = _check_header(path, header, feed)
-
     try:
-        # Threaded parsing does not number malformed rows: parse again serially when there are some.
-        table, invalid = _parse(body, header, feed, threaded=True)
-        if invalid:
-            table, invalid = _parse(body, header, feed, threaded=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+        table = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES),
+            parse_options=pacsv.ParseOptions(
+                newlines_in_values=b'"' in body, invalid_row_handler=on_invalid_row
+            ),
+            convert_options=pacsv.ConvertOptions(
+                column_types={name: pa.string() for name in header},
+                include_columns=[c for c in feed.column_names if c in header],
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+        start_list, end_list, lines = _records_by_csv_module(body.decode("utf-8"))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, csv.Error) as exc:
         raise BadFileError(f"{path}: not parseable as CSV: {exc}") from None
+    n_records = 1 + table.num_rows + len(invalid)
+    if len(start_list) - 1 != n_records:
+        raise BadFileError(
+            f"{path}: not parseable as CSV: records could not be delimited consistently "
+            f"({n_records} by pyarrow, {len(start_list) - 1} by line scan)"
+        )
+    starts, ends = np.asarray(start_list, np.int64), np.asarray(end_list, np.int64)
 
-    n_records = 1 + table.num_rows + len(invalid)  # the header is record 1
-    expected_newlines = n_records if body.endswith(b"\n") else n_records - 1
-    bare_cr = b"\r" in body and body.count(b"\r") != body.count(b"\r\n")
-    if body.count(b"\n") == expected_newlines and not bare_cr:  # one record per line: record n = line n
-        starts = ends = np.arange(n_records + 1, dtype=np.int64)
-        line_text = _LineIndex(path, bom).text
-        last_start = body.rfind(b"\n", 0, len(body) - 1) + 1
-        last_record = body[last_start:].decode("utf-8").rstrip("\r\n")
-    else:
-        try:
-            start_list, end_list, lines = _records_by_csv_module(body.decode("utf-8"))
-        except csv.Error as exc:
-            raise BadFileError(f"{path}: not parseable as CSV: {exc}") from None
-        if len(start_list) - 1 != n_records:
-            raise BadFileError(
-                f"{path}: not parseable as CSV: records could not be delimited consistently "
-                f"({n_records} by pyarrow, {len(start_list) - 1} by line scan)"
-            )
-        starts, ends = np.asarray(start_list, np.int64), np.asarray(end_list, np.int64)
+    def line_text(record: int) -> str:
+        return "".join(lines[int(starts[record]) - 1 : int(ends[record])]).rstrip("\r\n")
 
-        def line_text(first: int, last: int) -> str:
-            return "".join(lines[first - 1 : last]).rstrip("\r\n")
-
-        last_record = line_text(int(starts[n_records]), int(ends[n_records]))
-
-    if b'"' in body and _unterminated_quote(last_record):
+    if b'"' in body and _unterminated_quote(line_text(n_records)):
         raise BadFileError(
             f"{path}: not parseable as CSV: unterminated quoted field in the record starting at line "
             f"{int(starts[n_records])}"
         )
-
     if any(number is None for number, *_ in invalid):  # the serial parse always numbers them
         raise BadFileError(f"{path}: pyarrow did not report the record number of a malformed row")
     invalid_numbers = np.asarray([number for number, *_ in invalid], np.int64)
@@ -296,27 +519,24 @@ def read_csv(path: Path, source_file: str, feed: Feed) -> FileRows:
         )
         for number, raw, expected, actual in invalid
     ]
-
-    def raw_rows(records: Sequence[int]) -> list[str]:
-        return [line_text(int(starts[r]), int(ends[r])) for r in records]
-
-    warnings = _absent_optional_warning(source_file, missing_optional)
-    if table.num_rows + len(invalid) == 0:
-        warnings.append(f"{source_file}: header only, 0 rows")
-    return FileRows(
-        source_file=source_file,
-        table=_contract_table(table, feed, good, starts[good]),
-        malformed=malformed,
-        extra_columns=extra,
-        warnings=warnings,
-        raw_rows=raw_rows,
+    return _InMemoryRows(
+        stream.source_file,
+        feed,
+        stream.extra_columns,
+        list(stream.warnings),
+        malformed,
+        empty_warning=f"{stream.source_file}: header only, 0 rows" if n_records == 1 else None,
+        table=table,
+        records=good,
+        lines=starts[good],
+        text_of=line_text,
     )
 
 
 # --- Parquet --------------------------------------------------------------------------------------
 
 
-def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
+def _as_strings(column: pa.Array | pa.ChunkedArray) -> pa.Array:
     """Render a typed Parquet column as the strings a CSV would hold (empty string = NULL)."""
     if pa.types.is_dictionary(column.type):
         column = column.dictionary_decode()
@@ -326,31 +546,65 @@ def _as_strings(column: pa.ChunkedArray) -> pa.ChunkedArray:
     return pc.if_else(pc.equal(strings, ""), pa.scalar(None, pa.string()), strings)
 
 
+@dataclass
+class _ParquetStream(FileRows):
+    path: Path = Path()
+    columns: list[str] = field(default_factory=list)  # the contract columns the file has
+
+    def _string_batches(self) -> Iterator[pa.RecordBatch]:
+        try:
+            typed_batches = pq.ParquetFile(self.path).iter_batches(
+                batch_size=PARQUET_BATCH_ROWS, columns=self.columns
+            )
+        except (pa.ArrowException, OSError) as exc:
+            raise BadFileError(f"{self.path}: unreadable Parquet: {exc}") from None
+        while True:
+            try:
+                typed = next(typed_batches, None)
+            except (pa.ArrowException, OSError) as exc:
+                raise BadFileError(f"{self.path}: unreadable Parquet: {exc}") from None
+            if typed is None:
+                return
+            try:
+                strings = [_as_strings(typed.column(c)) for c in self.columns]
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+                raise BadFileError(
+                    f"{self.path}: unreadable Parquet: a column cannot be read as text: {exc}"
+                ) from None
+            yield pa.record_batch(strings, names=self.columns)
+
+    def batches(self) -> Iterator[pa.RecordBatch]:
+        self.rows_read, self.empty_warning = 0, None
+        for strings in self._string_batches():
+            records = np.arange(self.rows_read, self.rows_read + strings.num_rows, dtype=np.int64)
+            self.rows_read += strings.num_rows
+            yield self._contract_batch(strings, records, records + 1)
+        if self.rows_read == 0:
+            self.empty_warning = f"{self.source_file}: 0 rows"
+
+    def raw_rows(self, rows: Sequence[int]) -> list[str]:
+        wanted = sorted({int(r) for r in rows})
+        found: dict[int, str] = {}
+        offset = 0
+        for strings in self._string_batches():
+            lo, hi = np.searchsorted(wanted, [offset, offset + strings.num_rows])
+            for row in wanted[lo:hi]:
+                values = {c: strings.column(c)[row - offset].as_py() for c in self.columns}
+                buffer = io.StringIO()  # every contract column, an absent one empty (as a CSV would be)
+                csv.writer(buffer, lineterminator="").writerow(
+                    ["" if values.get(c) is None else values[c] for c in self.feed.column_names]
+                )
+                found[row] = buffer.getvalue()
+            offset += strings.num_rows
+        return [found[int(r)] for r in rows]
+
+
 def read_parquet(path: Path, source_file: str, feed: Feed) -> FileRows:
     try:
-        typed = pq.read_table(path)
+        schema = pq.read_schema(path)
     except (pa.ArrowException, OSError) as exc:
         raise BadFileError(f"{path}: unreadable Parquet: {exc}") from None
-    extra, missing_optional = _check_header(path, typed.column_names, feed)
-    try:
-        strings = pa.table(
-            {c: _as_strings(typed.column(c)) for c in feed.column_names if c in typed.column_names}
-        )
-    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-        raise BadFileError(f"{path}: unreadable Parquet: a column cannot be read as text: {exc}") from None
-    records = np.arange(typed.num_rows, dtype=np.int64)
-    table = _contract_table(strings, feed, records, records + 1)
-
-    def raw_rows(rows: Sequence[int]) -> list[str]:
-        values = table.select(feed.column_names).take(pa.array(rows, pa.int64())).to_pylist()
-        out = []
-        for row in values:
-            buffer = io.StringIO()
-            csv.writer(buffer, lineterminator="").writerow(["" if v is None else v for v in row.values()])
-            out.append(buffer.getvalue())
-        return out
-
+    extra, missing_optional = _check_header(path, schema.names, feed)
+    columns = [c for c in feed.column_names if c in schema.names]
     warnings = _absent_optional_warning(source_file, missing_optional)
-    if typed.num_rows == 0:
-        warnings.append(f"{source_file}: 0 rows")
-    return FileRows(source_file, table, extra_columns=extra, warnings=warnings, raw_rows=raw_rows)
+    return _ParquetStream(source_file, feed, extra, warnings, path=path, columns=columns)
