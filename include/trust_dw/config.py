@@ -18,13 +18,18 @@ def _env(name: str, default: str) -> str:
     return value if value not in (None, "") else default
 
 
+DEFAULT_MEMORY_LIMIT = "3GB"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Where everything lives. Every path derives from ``TRUST_DW_HOME`` (default ``./var``)."""
 
     home: Path
     repo_root: Path = REPO_ROOT
-    memory_limit: str = "4GB"
+    # DuckDB's memory_limit. A process running dbt peaks ~0.75 GB above it (dbt, Python, what DuckDB
+    # allocates outside its buffer manager): 3GB keeps a medium day under a 4 GB budget (bench/README.md).
+    memory_limit: str = DEFAULT_MEMORY_LIMIT
     threads: int = 2
     # Cap on DuckDB's spill files (e.g. "20GB"); None = DuckDB's default, 90% of the free disk space.
     max_temp_directory_size: str | None = None
@@ -35,7 +40,7 @@ class Settings:
         return cls(
             home=home,
             repo_root=Path(_env("TRUST_DW_REPO", str(REPO_ROOT))).resolve(),
-            memory_limit=_env("TRUST_DW_MEMORY_LIMIT", "4GB"),
+            memory_limit=_env("TRUST_DW_MEMORY_LIMIT", DEFAULT_MEMORY_LIMIT),
             threads=int(_env("TRUST_DW_THREADS", str(os.cpu_count() or 2))),
             max_temp_directory_size=os.environ.get("TRUST_DW_MAX_TEMP_DIRECTORY_SIZE") or None,
         )

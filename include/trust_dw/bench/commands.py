@@ -29,7 +29,7 @@ def bench(
         typer.Option(help="TRUST_DW_HOME of the benchmark (default $TRUST_DW_BENCH_HOME/<scale>)."),
     ] = None,
     memory_limit: Annotated[
-        str | None, typer.Option(help="DuckDB memory_limit (default TRUST_DW_MEMORY_LIMIT, 4GB).")
+        str | None, typer.Option(help="DuckDB memory_limit (default TRUST_DW_MEMORY_LIMIT, 3GB).")
     ] = None,
     threads: Annotated[
         int | None, typer.Option(help="DuckDB threads (default TRUST_DW_THREADS, all cores).")
