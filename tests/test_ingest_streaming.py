@@ -180,3 +180,11 @@ def test_parquet_is_read_in_batches_with_its_raw_rows(
     expected = io.StringIO()
     csv.writer(expected, lineterminator="").writerow(rows[20].values())
     assert (line, code, raw) == (21, "out_of_range", expected.getvalue())
+
+
+def test_good_rows_are_numbered_around_the_malformed_records() -> None:
+    invalid = readers._InvalidRows([(3, "", 0, 0), (4, "", 0, 0), (7, "", 0, 0)])  # header = record 1
+    # records 2, 5, 6, 8, 9, … are good; asked in two pieces, as two batches would be
+    assert readers._good_records(invalid, 0, 3).tolist() == [2, 5, 6]
+    assert readers._good_records(invalid, 3, 3).tolist() == [8, 9, 10]
+    assert readers._good_records(readers._InvalidRows(), 5, 2).tolist() == [7, 8]

@@ -320,6 +320,47 @@ def _line_texts(path: Path, bom: int, lines: Sequence[int]) -> dict[int, str]:
 # --- CSV: the stream ------------------------------------------------------------------------------
 
 
+class _InvalidRows(list):
+    """pyarrow's ``invalid_row_handler``: collects (record number, text, expected, actual), skips the row."""
+
+    def __call__(self, row: pacsv.InvalidRow) -> str:
+        self.append((row.number, row.text, row.expected_columns, row.actual_columns))
+        return "skip"
+
+
+def _good_records(invalid: _InvalidRows, first: int, n: int) -> np.ndarray:
+    """Record numbers of the good rows ``first … first + n - 1`` (0-based among the good rows).
+
+    Good row g is record g + 2 + (malformed records before it); with the malformed records
+    v_1 < v_2 < … (the header is record 1) that count is #{i : v_i - 1 - i <= g}.
+    """
+    numbers = np.asarray([number for number, *_ in invalid], np.int64)
+    thresholds = numbers - 1 - np.arange(1, numbers.size + 1)
+    index = np.arange(first, first + n, dtype=np.int64)
+    return index + 2 + np.searchsorted(thresholds, index, side="right")
+
+
+def _csv_options(
+    header: list[str], feed: Feed, threaded: bool, has_quote: bool, invalid: _InvalidRows
+) -> dict:
+    """pyarrow's read, parse and convert options: every contract column of the header as a string."""
+    return {
+        "read_options": pacsv.ReadOptions(use_threads=threaded, block_size=BLOCK_BYTES),
+        "parse_options": pacsv.ParseOptions(
+            # quoted values may hold line breaks (RFC 4180); without any quote the faster chunker is exact
+            newlines_in_values=has_quote,
+            invalid_row_handler=invalid,
+        ),
+        "convert_options": pacsv.ConvertOptions(
+            column_types={name: pa.string() for name in header},
+            include_columns=[c for c in feed.column_names if c in header],
+            null_values=[""],
+            strings_can_be_null=True,
+            quoted_strings_can_be_null=True,
+        ),
+    }
+
+
 @dataclass
 class _CsvStream(FileRows):
     """A CSV file on the usual layout (record n = line n), parsed as a stream."""
@@ -329,53 +370,30 @@ class _CsvStream(FileRows):
     header: list[str] = field(default_factory=list)
     threaded: bool = True
 
-    def _reader(self, on_invalid) -> pacsv.CSVStreamingReader:
-        fh = self.path.open("rb")
-        fh.seek(self.layout.bom)
-        return pacsv.open_csv(
-            fh,
-            read_options=pacsv.ReadOptions(use_threads=self.threaded, block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(
-                # quoted values may hold line breaks (RFC 4180); without any quote the faster chunker is exact
-                newlines_in_values=self.layout.has_quote,
-                invalid_row_handler=on_invalid,
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in self.header},
-                include_columns=[c for c in self.feed.column_names if c in self.header],
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+    def _parse(self, invalid: _InvalidRows) -> Iterator[pa.RecordBatch]:
+        """pyarrow's record batches of the file, one per block; ``BadFileError`` on what it cannot parse."""
+        options = _csv_options(self.header, self.feed, self.threaded, self.layout.has_quote, invalid)
+        with self.path.open("rb") as fh:
+            fh.seek(self.layout.bom)
+            try:
+                reader = pacsv.open_csv(fh, **options)
+                try:
+                    yield from reader
+                finally:  # before the file: a threaded reader may still be reading ahead
+                    reader.close()
+            except pa.ArrowInvalid as exc:
+                raise BadFileError(f"{self.path}: not parseable as CSV: {exc}") from None
 
     def batches(self) -> Iterator[pa.RecordBatch]:
-        invalid: list[tuple[int | None, str, int, int]] = []
-
-        def on_invalid_row(row: pacsv.InvalidRow) -> str:
-            invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
-            return "skip"
-
+        invalid = _InvalidRows()
         self.malformed, self.rows_read, self.empty_warning = [], 0, None
         good = 0  # good rows yielded so far
-        try:
-            reader = self._reader(on_invalid_row)
-            try:
-                for batch in reader:
-                    if invalid and invalid[-1][0] is None:
-                        raise NeedsSerialParse(self, "a malformed row, not numbered by the threaded parse")
-                    # record of the good row with index g: g + 2 + #malformed before it; with the malformed
-                    # records v_1 < v_2 < … that count is #{i : v_i - 1 - i <= g}
-                    numbers = np.asarray([number for number, *_ in invalid], np.int64)
-                    thresholds = numbers - 1 - np.arange(1, numbers.size + 1)
-                    index = np.arange(good, good + batch.num_rows, dtype=np.int64)
-                    records = index + 2 + np.searchsorted(thresholds, index, side="right")
-                    good += batch.num_rows
-                    yield self._contract_batch(batch, records, records)
-            finally:
-                reader.close()
-        except pa.ArrowInvalid as exc:
-            raise BadFileError(f"{self.path}: not parseable as CSV: {exc}") from None
+        for batch in self._parse(invalid):
+            if invalid and invalid[-1][0] is None:
+                raise NeedsSerialParse(self, "a malformed row, not numbered by the threaded parse")
+            records = _good_records(invalid, good, batch.num_rows)
+            good += batch.num_rows
+            yield self._contract_batch(batch, records, records)
         if invalid and invalid[-1][0] is None:
             raise NeedsSerialParse(self, "a malformed row, not numbered by the threaded parse")
         n_records = 1 + good + len(invalid)  # the header is record 1
@@ -467,26 +485,10 @@ def read_csv_in_memory(stream: _CsvStream) -> _InMemoryRows:
     """The exact slow path: the whole file parsed at once, records delimited by Python's csv module."""
     path, feed, header = stream.path, stream.feed, stream.header
     body = path.read_bytes()[stream.layout.bom :]
-    invalid: list[tuple[int | None, str, int, int]] = []
-
-    def on_invalid_row(row: pacsv.InvalidRow) -> str:
-        invalid.append((row.number, row.text, row.expected_columns, row.actual_columns))
-        return "skip"
-
+    invalid = _InvalidRows()
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(body),
-            read_options=pacsv.ReadOptions(use_threads=False, block_size=BLOCK_BYTES),
-            parse_options=pacsv.ParseOptions(
-                newlines_in_values=b'"' in body, invalid_row_handler=on_invalid_row
-            ),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in header},
-                include_columns=[c for c in feed.column_names if c in header],
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
+            pa.BufferReader(body), **_csv_options(header, feed, False, b'"' in body, invalid)
         )
         start_list, end_list, lines = _records_by_csv_module(body.decode("utf-8"))
     except (pa.ArrowInvalid, pa.ArrowTypeError, csv.Error) as exc:
