@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 CHILD = """
-import json, resource, sys, time
+import json, sys, time
 started = time.perf_counter()
+from trust_dw.bench.measure import own_peak_rss_kib
 from trust_dw.config import Settings
 from trust_dw.quality import validate
 settings = Settings.from_env()
@@ -29,7 +30,7 @@ result = validate(settings, sys.argv[1], raise_on_failure=False)
 out = {"passed": result.passed, "failed": result.failed, "warnings": result.warnings,
        "checks": len(result.checks), "timings": result.timings, "validate_s": result.seconds,
        "process_s": time.perf_counter() - started,
-       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+       "rss_mb": own_peak_rss_kib() / 1024}
 if sys.argv[2] == "publish" and result.passed:
     from trust_dw.publish import publish
     mark = time.perf_counter()

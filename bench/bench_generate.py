@@ -17,6 +17,7 @@ import sys
 import time
 from pathlib import Path
 
+from trust_dw.bench.measure import own_peak_rss_kib
 from trust_dw.config import Settings
 from trust_dw.generate import generate
 
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     summary = generate(settings, args.scale, args.start, args.days, args.seed, args.faults, progress=tick)
     wall = time.perf_counter() - started
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    peak_mib = usage.ru_maxrss / 1024  # Linux: KiB
+    peak_mib = own_peak_rss_kib() / 1024
     cpu = usage.ru_utime + usage.ru_stime
     size_mib = sum(p.stat().st_size for p in settings.landing_dir.rglob("*") if p.is_file()) / 2**20
     print(f"scale={args.scale} days={args.days} seed={args.seed} faults={args.faults or '-'}")

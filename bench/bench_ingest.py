@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import time
 from pathlib import Path
 
@@ -31,6 +30,7 @@ def main() -> None:
     os.environ["TRUST_DW_WAREHOUSE"] = str(home / "warehouse" / "bench_ingest.duckdb")
     os.environ.setdefault("DO_NOT_TRACK", "1")
 
+    from trust_dw.bench.measure import own_peak_rss_kib
     from trust_dw.config import Settings
     from trust_dw.feeds import FEED_NAMES
     from trust_dw.ingest import feed_ready, ingest_feed
@@ -84,8 +84,7 @@ def main() -> None:
         )
     finally:
         con.close()
-    # ru_maxrss is in KiB on Linux
-    print(f"peak RSS: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    print(f"peak RSS: {own_peak_rss_kib() / 1024:.0f} MiB")
     print(f"working file: {settings.warehouse_path} ({settings.warehouse_path.stat().st_size / 1e6:.0f} MB)")
 
 

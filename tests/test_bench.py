@@ -227,3 +227,20 @@ def test_figures_and_targets_of_medium():
         "last_over_day2": False,
         "gate_share": False,
     }
+
+
+def test_a_child_process_reports_its_own_peak_rss_not_its_parents():
+    # Each bench day runs in a child process. ru_maxrss survives execve, and subprocess starts the
+    # child with vfork, so a child of a parent that peaked high (the generator: ~6.9 GB at large) read
+    # its parent's peak as its own. The day's peak is the child's own VmHWM.
+    import subprocess
+    import sys
+
+    ballast = bytearray(600 * 1024 * 1024)  # the parent's RSS: ~600 MiB, touched
+    for i in range(0, len(ballast), 4096):
+        ballast[i] = 1
+    code = "from trust_dw.bench.measure import own_peak_rss_kib; print(own_peak_rss_kib())"
+    child = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    child_kib = int(child.stdout)
+    del ballast
+    assert 10 * 1024 < child_kib < 300 * 1024

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import time
 from contextlib import suppress
 from dataclasses import asdict, dataclass, field
@@ -18,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trust_dw.bench.measure import Sampler, StageRecord, measure
+from trust_dw.bench.measure import Sampler, StageRecord, measure, own_peak_rss_kib
 from trust_dw.bench.verify import Check, verify_day
 from trust_dw.config import Settings
 
@@ -305,7 +304,7 @@ def run_day(settings: Settings, ds: str, day_index: int, rerun: bool) -> DayReco
         ok=error is None,
         wall_s=round(wall, 3),
         cpu_s=round(cpu, 3),
-        peak_rss_mib=round(max([*hwm, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024]), 1),
+        peak_rss_mib=round(max([*hwm, own_peak_rss_kib() / 1024]), 1),
         spill_mib=max([s.spill_mib or 0.0 for s in stages] or [0.0]),
         stages=_with_dbt_groups(stages, dbt_details[0]),
         totals=totals,

@@ -43,6 +43,21 @@ def process_rss_kib(pid: int) -> int:
     return 0
 
 
+def own_peak_rss_kib() -> int:
+    """This process's own RSS high-water mark in KiB: ``VmHWM`` (since the last reset, if any).
+
+    Not ``getrusage().ru_maxrss``: Linux carries that across ``execve``, and ``subprocess`` starts a child
+    with ``vfork``, so a day's child process would report its parent's peak (a parent that just generated
+    the large landing files peaks at ~6.9 GB). ``ru_maxrss`` only where ``/proc`` is not there.
+    """
+    hwm = _status_kib("VmHWM")
+    if hwm:
+        return hwm
+    import resource
+
+    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+
+
 def _reset_peak_rss() -> bool:
     """Reset the process's RSS high-water mark (``VmHWM``), so the next reading is this stage's peak."""
     try:
