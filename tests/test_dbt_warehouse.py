@@ -222,6 +222,7 @@ class Run:
     redelivered_gone: list[str] = field(default_factory=list)
     redelivered_fallback: list[str] = field(default_factory=list)
     after_redelivery: dict[str, object] = field(default_factory=dict)
+    full_parse_reasons: list[tuple[str, str | None]] = field(default_factory=list)  # (ds, why) per build
 
 
 def _observe_windows(run: Run, con, ds: str, label: str) -> None:
@@ -245,7 +246,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     for ds in DAYS:
         result.manifests[ds] = json.loads((settings.landing_dir / "_faults" / f"ds={ds}.json").read_text())
         ingest_ds(settings, ds)
-        build(settings, ds, selector="warehouse")
+        first_builds = build(settings, ds, selector="warehouse")
+        result.full_parse_reasons.append((ds, first_builds.full_parse_reason))
         with connect(settings, read_only=True) as con:
             latest = f"({LATEST_STATE_SQL})"
             fct = f"(select {ORDER_COLUMNS} from core.fct_orders)"
@@ -268,6 +270,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
 
     # fct_orders already holds ds 3's outcomes; the warehouse exists now, so its unit tests can run too
     backfill_run = build(settings, backfill, selector="warehouse", with_unit_tests=True)
+    result.full_parse_reasons.append((backfill, backfill_run.full_parse_reason))
     result.unit_test_statuses = {
         node: status for node, status in backfill_run.node_statuses.items() if node.startswith("unit_test.")
     }
@@ -276,7 +279,8 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         result.snapshots_after_backfill = _table_rows(con, SNAPSHOT_TABLES)
         result.fct_after_backfill = _rows(con, "select * from core.fct_orders")
 
-    build(settings, last, selector="warehouse")  # rerun of the newest ds
+    rerun = build(settings, last, selector="warehouse")  # rerun of the newest ds
+    result.full_parse_reasons.append((last, rerun.full_parse_reason))
     with connect(settings, read_only=True) as con:
         _observe_windows(result, con, last, "rerun")
         result.tables_after_reruns = _table_rows(con, WAREHOUSE_TABLES)
@@ -421,6 +425,39 @@ def test_rerunning_the_newest_ds_after_a_backfill_changes_nothing(run: Run) -> N
 def test_the_dbt_unit_tests_of_the_warehouse_pass(run: Run) -> None:
     assert len(run.unit_test_statuses) == 5, run.unit_test_statuses
     assert set(run.unit_test_statuses.values()) == {"pass"}
+
+
+def test_dbt_parses_the_project_once_and_reuses_the_parse_for_every_later_ds(run: Run) -> None:
+    """The ds reaches dbt as TRUST_DW_DS, read when a node executes, and the profile holds no figure
+    that moves between runs: a new ds, a backfill and a rerun all reuse the saved parse (a changed
+    --vars, or a profile value computed from the free disk, made dbt re-parse the project every run)."""
+    first, *later = run.full_parse_reasons
+    assert first == (DAYS[0], "saved manifest not found. Starting full parse.")
+    assert [ds for ds, _ in later] == [*DAYS[1:], DAYS[-2], DAYS[-1]]
+    assert [reason for _, reason in later] == [None] * len(later), later
+
+
+def test_dbt_run_by_hand_without_a_ds_says_how_to_give_one(tmp_path: Path, monkeypatch) -> None:
+    """Someone running dbt directly (not through trust-dw) without TRUST_DW_DS or --vars gets an error
+    that says how to set the business date, not a run on a placeholder date."""
+    from dbt.cli.main import dbtRunner
+    from trust_dw import dbt_runner
+
+    settings = Settings(home=tmp_path / "dw")
+    settings.ensure_dirs()
+    for name, value in dbt_runner.dbt_env(settings).items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("TRUST_DW_DS", raising=False)
+    project = str(settings.dbt_project_dir)
+    args = ["compile", "--select", "int_shops__as_of_ds", "--project-dir", project, "--profiles-dir", project]
+    try:
+        result = dbtRunner().invoke(args)
+    finally:
+        dbt_runner._release_duckdb()
+    assert not result.success
+    message = str(result.exception or [r.message for r in result.result])
+    assert "the business date ds is not set (got '')" in message, message
+    assert "set TRUST_DW_DS=YYYY-MM-DD or pass --vars '{ds: YYYY-MM-DD}'" in message, message
 
 
 def test_a_failed_build_names_the_failed_node_and_its_error(run: Run) -> None:

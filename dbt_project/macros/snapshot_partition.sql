@@ -24,8 +24,8 @@
         {%- if candidates -%}{%- set last_change = candidates | max -%}{%- endif -%}
     {%- endif -%}
 {%- endif -%}
-{%- if last_change is not none and var('ds') <= last_change | string %}
-    -- ds {{ var('ds') }} <= last recorded change {{ last_change }}: history is kept as it is.
+{%- if last_change is not none and ds_string() <= last_change | string %}
+    -- ds {{ ds_string() }} <= last recorded change {{ last_change }}: history is kept as it is.
     select {{ columns | join(', ') }}
     from {{ existing }}
     where dbt_valid_to is null

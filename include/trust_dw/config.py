@@ -6,7 +6,6 @@ Business constants (weights, thresholds, pools) are NOT here: they live in dbt s
 from __future__ import annotations
 
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +18,8 @@ def _env(name: str, default: str) -> str:
 
 
 DEFAULT_MEMORY_LIMIT = "3GB"
+# DuckDB's default cap on its spill files, as DuckDB itself spells it (and accepts it in a SET).
+DUCKDB_DEFAULT_MAX_TEMP_DIRECTORY_SIZE = "90% of available disk space"
 
 
 @dataclass(frozen=True)
@@ -68,12 +69,13 @@ class Settings:
         return self.home / "tmp" / "duckdb"
 
     def duckdb_max_temp_size(self) -> str:
-        """``max_temp_directory_size`` as DuckDB takes it; the default is DuckDB's own (90% of free disk)."""
-        if self.max_temp_directory_size:
-            return self.max_temp_directory_size
-        folder = self.duckdb_temp_dir
-        probe = next((p for p in (folder, *folder.parents) if p.exists()), Path("/"))
-        return f"{int(shutil.disk_usage(probe).free * 0.9) // 1024}KiB"
+        """``max_temp_directory_size`` as DuckDB takes it; the default is DuckDB's own, by its own name.
+
+        Not a figure computed from the free disk: the value is part of the dbt profile, whose hash dbt
+        compares to decide whether its saved parse can be reused, so a figure that moved with the free
+        space made every run re-parse the whole project.
+        """
+        return self.max_temp_directory_size or DUCKDB_DEFAULT_MAX_TEMP_DIRECTORY_SIZE
 
     # --- outputs --------------------------------------------------------------------------------
     @property

@@ -2,14 +2,15 @@
 
 Every invocation gets the project's paths from :class:`~trust_dw.config.Settings`: the working DuckDB
 file, the DuckDB temp directory, memory and thread limits (read by ``dbt_project/profiles.yml``), and
-``--vars '{ds: D}'``. dbt's own artefacts (``target/``, logs) go under ``$TRUST_DW_HOME/dbt/`` rather
-than into the repository, so two homes (two engineers, two test sessions) never share a manifest.
+the business date as ``TRUST_DW_DS`` (read when a node executes, so dbt's partial parsing survives a new
+ds; ``--vars '{ds: D}'`` is not used, since a changed var re-parses the whole project). dbt's own
+artefacts (``target/``, logs) go under ``$TRUST_DW_HOME/dbt/`` rather than into the repository, so two
+homes (two engineers, two test sessions) never share a manifest.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,9 @@ class DbtRunResult:
     success: bool
     node_statuses: dict[str, str] = field(default_factory=dict)
     node_messages: dict[str, str] = field(default_factory=dict)
+    # Why dbt parsed the whole project instead of reusing its saved parse (None: it reused it), as dbt
+    # says it ("saved manifest not found. Starting full parse.", "profile has changed", …).
+    full_parse_reason: str | None = None
     raw: object = None
 
     @property
@@ -136,12 +140,19 @@ def run_dbt(settings: Settings, args: list[str], ds: str) -> DbtRunResult:
         project_dir,
         "--profiles-dir",
         project_dir,
-        "--vars",
-        json.dumps({"ds": ds}),
     ]
-    with _environment(dbt_env(settings)):
+    # ds goes in the environment, not --vars: a changed --vars makes dbt re-parse the whole project
+    # (~3 s), while TRUST_DW_DS is read only when a node executes (macro ds_string), so the saved
+    # parse (partial_parse.msgpack under the target dir) is reused from one ds to the next.
+    full_parse_reasons: list[str] = []
+
+    def on_event(event) -> None:
+        if event.info.name == "UnableToPartialParse":
+            full_parse_reasons.append(str(event.data.reason))
+
+    with _environment({**dbt_env(settings), "TRUST_DW_DS": ds}):
         try:
-            res = dbtRunner().invoke(full_args)
+            res = dbtRunner(callbacks=[on_event]).invoke(full_args)
         finally:
             _release_duckdb()
     statuses: dict[str, str] = {}
@@ -159,6 +170,7 @@ def run_dbt(settings: Settings, args: list[str], ds: str) -> DbtRunResult:
         success=bool(res.success),
         node_statuses=statuses,
         node_messages=messages,
+        full_parse_reason="; ".join(full_parse_reasons) or None,
         raw=res,
     )
 

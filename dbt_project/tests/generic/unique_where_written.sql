@@ -6,7 +6,7 @@ select
     {{ column_name }},
     count(*) as n_rows
 from {{ model }}
-where {{ column_name }} in (select {{ column_name }} from {{ model }} where {{ written }})
+where {{ column_name }} in (select {{ column_name }} from {{ model }} where {{ render_ds_placeholder(written) }})
 group by {{ column_name }}
 having count(*) > 1
 

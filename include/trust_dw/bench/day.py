@@ -273,8 +273,10 @@ def run_day(settings: Settings, ds: str, day_index: int, rerun: bool) -> DayReco
 
             # 2. one dbt build (seeds, snapshots, models, data tests)
             with measure("dbt build", sampler, stages) as st:
-                dbt_runner.build(settings, ds)
+                dbt_result = dbt_runner.build(settings, ds)
                 st.rows_in = rows["rows_loaded"]
+                reparse = dbt_result.full_parse_reason
+                st.detail = f"full project parse: {reparse}" if reparse else "saved parse reused"
             dbt_stage = stages[-1]
             totals["dbt"] = dbt_stage.wall_s
             dbt_details = _dbt_groups(settings, ds, dbt_stage.wall_s)
