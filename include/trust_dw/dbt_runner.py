@@ -144,7 +144,7 @@ def run_dbt(settings: Settings, args: list[str], ds: str) -> DbtRunResult:
     # ds goes in the environment, not --vars: a changed --vars makes dbt re-parse the whole project
     # (~3 s), while TRUST_DW_DS is read only when a node executes (macro ds_string), so the saved
     # parse (partial_parse.msgpack under the target dir) is reused from one ds to the next.
-    full_parse_reasons: list[str] = []
+    full_parse_reasons: list[str] = ["--no-partial-parse"] if "--no-partial-parse" in args else []
 
     def on_event(event) -> None:
         if event.info.name == "UnableToPartialParse":
@@ -193,6 +193,11 @@ def _raise_on_failure(settings: Settings, result: DbtRunResult, command: str) ->
     return result
 
 
+# Unit tests parse the project in full: with a saved parse, a seed that a unit test uses implicitly as a
+# fixture keeps the content it had when it was parsed, even after its CSV changed (docs/scores.md).
+UNIT_TEST_PARSE = ["--no-partial-parse"]
+
+
 def build(
     settings: Settings,
     ds: str,
@@ -210,7 +215,10 @@ def build(
     ``with_unit_tests=True`` once the warehouse exists. Raises :class:`DbtError` naming every failed
     node (with dbt's message) if anything fails.
     """
-    args = ["build"] if with_unit_tests else ["build", "--exclude-resource-type", "unit_test"]
+    if with_unit_tests:
+        args = ["build", *UNIT_TEST_PARSE]
+    else:
+        args = ["build", "--exclude-resource-type", "unit_test"]
     if select:
         args += ["--select", *select.split()]
     if selector:
@@ -222,7 +230,7 @@ def build(
 
 def unit_tests(settings: Settings, ds: str, select: str | None = None) -> DbtRunResult:
     """Run the dbt ``unit_tests:`` (of the models in ``select``, or all) against a built warehouse."""
-    args = ["test", "--resource-type", "unit_test"]
+    args = ["test", "--resource-type", "unit_test", *UNIT_TEST_PARSE]
     if select:
         args += ["--select", *select.split()]
     return _raise_on_failure(settings, run_dbt(settings, args, ds), "test")
