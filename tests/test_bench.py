@@ -98,6 +98,40 @@ def test_floor_reads_every_record_once(bench_run):
     assert floor["records_read"] == read and floor["rows_written"] == 7
 
 
+def test_profile_reruns_a_models_compiled_select_and_reads_its_plan(bench_run):
+    """`trust-dw bench-profile`: the window model's SELECT of the last run, run again read-only, returns
+    the rows the model holds, and the profile names the tables it scanned with the rows it read."""
+    from trust_dw.bench.profile import markdown, profile_model, slowest_models
+
+    _, home, _ = bench_run
+    settings = Settings(home=home, threads=1)
+    profile = profile_model(settings, "int_product_window__w30", operators=50)
+    with connect(settings, read_only=True) as con:
+        [(held,)] = con.execute("select count(*) from intermediate.int_product_window__w30").fetchall()
+        [(cells,)] = con.execute("select count(*) from core.agg_product_buyer_daily").fetchall()
+    assert held > 0 and profile.rows_returned == held
+    assert profile.materialized == "table" and profile.build_s is not None and profile.wall_s > 0
+    assert set(profile.scans) == {
+        "core.agg_product_daily",
+        "core.agg_product_buyer_daily",
+        "core.agg_distribution_daily",
+        "intermediate.int_products__as_of_ds",
+    }
+    assert 0 < profile.scans["core.agg_product_buyer_daily"] <= cells
+    seconds = [o.seconds for o in profile.operators]
+    assert seconds == sorted(seconds, reverse=True)
+    # the (product, buyer) group-by takes the buyer cells in: the scan's rows reach an aggregate
+    group_bys = [o for o in profile.operators if o.type == "HASH_GROUP_BY" and o.detail.startswith("2 key")]
+    assert any(o.rows_in == profile.scans["core.agg_product_buyer_daily"] for o in group_bys)
+    text = markdown(settings, [profile])
+    assert f"| int_product_window__w30 | table | {profile.build_s:.2f} |" in text
+    assert "| HASH_GROUP_BY |" in text and "core.agg_product_buyer_daily" in text
+    # without --model: the slowest models of the run, slowest first
+    assert len(slowest_models(settings, 3)) == 3
+    with pytest.raises(KeyError, match="no model named 'nope'"):
+        profile_model(settings, "nope")
+
+
 # --- the allocation check on synthetic published rows -------------------------------------------------
 
 BUDGETS = {"solo": 1000, "duo": 101}

@@ -202,3 +202,4 @@ def explain(
 from trust_dw.bench import commands as _bench_commands  # noqa: E402
 
 app.command(name="bench")(_bench_commands.bench)
+app.command(name="bench-profile")(_bench_commands.bench_profile)

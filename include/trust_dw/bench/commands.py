@@ -72,6 +72,48 @@ def bench(
         raise typer.Exit(1)
 
 
+def bench_profile(
+    scale: Annotated[str, typer.Option(help="Scale whose benchmark home is profiled.")] = "small",
+    home: Annotated[
+        Path | None,
+        typer.Option(help="TRUST_DW_HOME to profile (default $TRUST_DW_BENCH_HOME/<scale>)."),
+    ] = None,
+    model: Annotated[
+        list[str] | None,
+        typer.Option("--model", "-m", help="A model to profile (repeatable; default: the run's slowest)."),
+    ] = None,
+    top: Annotated[int, typer.Option(min=1, help="Without --model: how many of the slowest models.")] = 6,
+    operators: Annotated[int, typer.Option(min=1, help="Operators listed per model, slowest first.")] = 8,
+    memory_limit: Annotated[
+        str | None, typer.Option(help="DuckDB memory_limit (default TRUST_DW_MEMORY_LIMIT, 3GB).")
+    ] = None,
+    threads: Annotated[
+        int | None, typer.Option(help="DuckDB threads (default TRUST_DW_THREADS, all cores).")
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Also write the Markdown (and <out>.json) here.")] = None,
+) -> None:
+    """Profile models of the last run: each compiled SELECT again, read-only, under DuckDB's profiler."""
+    from trust_dw.bench.profile import markdown, profile_model, slowest_models
+
+    config = BenchConfig(scale=scale, days=1, home=home, memory_limit=memory_limit, threads=threads)
+    settings = config.settings()
+    profiles = []
+    try:
+        for name in model or slowest_models(settings, top):
+            say(f"profiling {name} …")
+            profiles.append(profile_model(settings, name, operators))
+    except (FileNotFoundError, KeyError) as exc:
+        say(f"bench-profile: {exc.args[0] if exc.args else exc}")
+        raise typer.Exit(1) from None
+    text = markdown(settings, profiles)
+    print(text)
+    if out:
+        out.write_text(text, encoding="utf-8")
+        out.with_suffix(".json").write_text(
+            json.dumps([p.to_json() for p in profiles], indent=1), encoding="utf-8"
+        )
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m trust_dw.bench day …``: run and measure one ds in this process, write its record."""
     parser = argparse.ArgumentParser(prog="python -m trust_dw.bench")
