@@ -100,21 +100,23 @@ candidates as (
 
 ),
 
-ranked as (
+-- The winner of each order: the greatest (updated_at, _ds, is_from_run_partition, _source_file,
+-- _source_line), compared left to right (a struct compares field by field; no field is null). One hash
+-- aggregate on order_id, where a row_number() window partitioned and sorted every candidate.
+winners as (
 
     select
-        *,
-        row_number() over (
-            partition by order_id
-            order by
-                updated_at desc,
-                _ds desc,
-                is_from_run_partition desc,
-                _source_file desc,
-                _source_line desc
-        ) as version_rank
+        order_id,
+        max({
+            'updated_at': updated_at,
+            '_ds': _ds,
+            'is_from_run_partition': is_from_run_partition,
+            '_source_file': _source_file,
+            '_source_line': _source_line
+        }) as winner
 
     from candidates
+    group by order_id
 
 ),
 
@@ -124,13 +126,12 @@ latest as (
 
     select changes.*
     from changes
-    inner join ranked
-        on changes.order_id = ranked.order_id
-        and changes._ds = ranked._ds
-        and changes._source_file = ranked._source_file
-        and changes._source_line = ranked._source_line
-    where ranked.version_rank = 1
-      and ranked.is_from_run_partition = 1
+    inner join winners
+        on changes.order_id = winners.order_id
+        and changes._ds = winners.winner._ds
+        and changes._source_file = winners.winner._source_file
+        and changes._source_line = winners.winner._source_line
+    where winners.winner.is_from_run_partition = 1
 
 ),
 
