@@ -13,6 +13,7 @@ import pytest
 from trust_dw.bench.day import dbt_group, union_seconds
 from trust_dw.bench.driver import BenchConfig, run_bench
 from trust_dw.bench.floor import run_floor
+from trust_dw.bench.measure import cpu_ticks, steal_percent
 from trust_dw.bench.report import figures, target_results
 from trust_dw.bench.verify import landing_records, verify_allocation, verify_day
 from trust_dw.config import Settings
@@ -49,6 +50,7 @@ def test_tiny_day_is_measured_verified_and_written(bench_run):
     assert stages["publish"]["rows_out"] == sum(m["rows"] for m in manifests) == day["rows"]["rows_published"]
     assert set(day["totals"]) == {"ingest", "dbt", "gate", "publish"}
     assert day["peak_rss_mib"] > 50 and day["wall_s"] >= sum(day["totals"].values())
+    assert 0.0 <= day["cpu_steal_pct"] < 100.0  # Linux: /proc/stat is there
     # the floor read every landing record once and wrote as many rows as were published
     floor = doc["floors"][DS]
     assert floor["records_read"] == landed and floor["rows_written"] == day["rows"]["rows_published"]
@@ -194,6 +196,16 @@ def test_allocation_check_fails_a_wrong_allocation(tmp_path, change, failing):
 
 
 # --- small pieces ------------------------------------------------------------------------------------
+
+
+def test_cpu_steal_is_the_stolen_share_of_all_cpu_time_between_two_readings():
+    before = "cpu  100 5 50 800 10 0 5 30 0 0\ncpu0 50 2 25 400 5 0 2 15 0 0\nintr 1\n"
+    after = "cpu  160 5 70 900 10 0 5 80 0 0\ncpu0 80 2 35 450 5 0 2 40 0 0\nintr 2\n"
+    assert cpu_ticks(before) == (30, 1000) and cpu_ticks(after) == (80, 1230)
+    assert steal_percent(cpu_ticks(before), cpu_ticks(after)) == round(100 * 50 / 230, 1) == 21.7
+    # an old kernel's short line (no steal column), no reading, no time passed
+    assert cpu_ticks("cpu  1 2 3 4\n") == (0, 10)
+    assert steal_percent(None, (1, 2)) is None and steal_percent((5, 9), (5, 9)) is None
 
 
 def test_landing_records_counts_data_lines(tmp_path):

@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from trust_dw.bench.measure import Sampler, StageRecord, measure, own_peak_rss_kib
+from trust_dw.bench.measure import Sampler, StageRecord, cpu_ticks, measure, own_peak_rss_kib, steal_percent
 from trust_dw.bench.verify import Check, verify_day
 from trust_dw.config import Settings
 
@@ -41,6 +41,9 @@ class DayRecord:
     load_avg: tuple[float, float] = (0.0, 0.0)  # 1-min load average at start and end
     error: str | None = None
     started_at: str = ""
+    # % of the machine's CPU time the hypervisor took during the day (``/proc/stat`` steal): a shared VM's
+    # wall times grow with it, so figures from runs with different steal do not compare
+    cpu_steal_pct: float | None = None
 
     @property
     def verified(self) -> bool:
@@ -246,6 +249,7 @@ def run_day(settings: Settings, ds: str, day_index: int, rerun: bool) -> DayReco
     error = None
     started_at = datetime.now(UTC).isoformat(timespec="seconds")
     load_start = os.getloadavg()[0]
+    ticks_start = cpu_ticks()
     hwm: list[float] = []
     wall, cpu = time.perf_counter(), time.process_time()
     dbt_details: tuple[list[StageRecord], list[dict]] = ([], [])
@@ -317,6 +321,7 @@ def run_day(settings: Settings, ds: str, day_index: int, rerun: bool) -> DayReco
         load_avg=(round(load_start, 2), round(os.getloadavg()[0], 2)),
         error=error,
         started_at=started_at,
+        cpu_steal_pct=steal_percent(ticks_start, cpu_ticks()),
     )
     if error is None:
         record.checks = verify_day(settings, ds)

@@ -176,7 +176,9 @@ def _day_line(record: DayRecord) -> str:
         f"  ds={record.ds} (day {record.day_index}{', rerun' if record.rerun else ''}): "
         f"{record.wall_s:.1f} s "
         f"[{parts}] peak RSS {record.peak_rss_mib:,.0f} MiB, spill {record.spill_mib:,.0f} MiB, "
-        f"load {record.load_avg[0]:.1f} — {state}"
+        f"load {record.load_avg[0]:.1f}"
+        + ("" if record.cpu_steal_pct is None else f", steal {record.cpu_steal_pct:.0f} %")
+        + f" — {state}"
     )
 
 

@@ -58,6 +58,35 @@ def own_peak_rss_kib() -> int:
     return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
+def cpu_ticks(stat_text: str | None = None) -> tuple[int, int] | None:
+    """(steal, total) clock ticks of all CPUs since boot, from the ``cpu`` line of ``/proc/stat``.
+
+    Steal is the time a virtual CPU was ready to run but the hypervisor ran something else: on a shared
+    VM it makes every wall time longer while this machine's own load stays the same. None where
+    ``/proc/stat`` is not there.
+    """
+    if stat_text is None:
+        try:
+            stat_text = Path("/proc/stat").read_text(encoding="ascii")
+        except OSError:
+            return None
+    for line in stat_text.splitlines():
+        fields = line.split()
+        if fields and fields[0] == "cpu":
+            # user nice system idle iowait irq softirq steal [guest guest_nice: already in user, nice]
+            ticks = [int(v) for v in fields[1:9]]
+            ticks += [0] * (8 - len(ticks))
+            return ticks[7], sum(ticks)
+    return None
+
+
+def steal_percent(start: tuple[int, int] | None, end: tuple[int, int] | None) -> float | None:
+    """The share (%) of the machine's CPU time between two ``cpu_ticks`` readings that was stolen."""
+    if start is None or end is None or end[1] <= start[1]:
+        return None
+    return round(100.0 * (end[0] - start[0]) / (end[1] - start[1]), 1)
+
+
 def _reset_peak_rss() -> bool:
     """Reset the process's RSS high-water mark (``VmHWM``), so the next reading is this stage's peak."""
     try:

@@ -155,7 +155,9 @@ def markdown(doc: dict[str, Any]) -> str:
             "",
             f"Wall {day.wall_s:.1f} s, CPU {day.cpu_s:.1f} s, peak RSS {day.peak_rss_mib:,.0f} MiB, "
             f"DuckDB spill (peak sampled) {day.spill_mib:,.0f} MiB, load average {day.load_avg[0]:.1f} → "
-            f"{day.load_avg[1]:.1f}."
+            f"{day.load_avg[1]:.1f}"
+            + ("" if day.cpu_steal_pct is None else f", CPU steal {day.cpu_steal_pct:.1f} %")
+            + "."
             + (
                 f" Floor {floor['wall_s']:.2f} s (read {floor['records_read']:,} landing records, wrote "
                 f"{floor['rows_written']:,} rows) → "
@@ -198,8 +200,8 @@ def markdown(doc: dict[str, Any]) -> str:
         "## Every day",
         "",
         "| day | ds | wall s | ingest | dbt | gate | publish | CPU s | peak RSS MiB | spill MiB "
-        "| rows read | rows published | load avg | verified |",
-        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
+        "| rows read | rows published | load avg | steal % | verified |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:---:|",
     ]
     for d in days:
         t = d.totals
@@ -208,7 +210,8 @@ def markdown(doc: dict[str, Any]) -> str:
             f"{fmt(t.get('ingest'))} | "
             f"{fmt(t.get('dbt'))} | {fmt(t.get('gate'))} | {fmt(t.get('publish'))} | {d.cpu_s:.1f} | "
             f"{d.peak_rss_mib:,.0f} | {d.spill_mib:,.0f} | {fmt(d.rows.get('rows_read'))} | "
-            f"{fmt(d.rows.get('rows_published'))} | {d.load_avg[0]:.1f} | {'yes' if d.verified else 'no'} |"
+            f"{fmt(d.rows.get('rows_published'))} | {d.load_avg[0]:.1f} | {fmt(d.cpu_steal_pct)} | "
+            f"{'yes' if d.verified else 'no'} |"
         )
     lines.append("")
     if doc.get("airflow"):
