@@ -15,6 +15,14 @@ from trust_dw.bench.measure import say
 from trust_dw.bench.report import fmt
 from trust_dw.config import Settings
 
+# DuckDB settings of a benchmark home, shared by `bench` and `bench-profile`.
+MemoryLimitOption = Annotated[
+    str | None, typer.Option(help="DuckDB memory_limit (default TRUST_DW_MEMORY_LIMIT, 3GB).")
+]
+ThreadsOption = Annotated[
+    int | None, typer.Option(help="DuckDB threads (default TRUST_DW_THREADS, all cores).")
+]
+
 
 def bench(
     scale: Annotated[str, typer.Option(help="Generator scale: tiny, small, medium, large.")] = "small",
@@ -28,12 +36,8 @@ def bench(
         Path | None,
         typer.Option(help="TRUST_DW_HOME of the benchmark (default $TRUST_DW_BENCH_HOME/<scale>)."),
     ] = None,
-    memory_limit: Annotated[
-        str | None, typer.Option(help="DuckDB memory_limit (default TRUST_DW_MEMORY_LIMIT, 3GB).")
-    ] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="DuckDB threads (default TRUST_DW_THREADS, all cores).")
-    ] = None,
+    memory_limit: MemoryLimitOption = None,
+    threads: ThreadsOption = None,
     airflow: Annotated[
         bool, typer.Option("--airflow", help="Also time the last ds through `airflow dags test`.")
     ] = False,
@@ -84,12 +88,8 @@ def bench_profile(
     ] = None,
     top: Annotated[int, typer.Option(min=1, help="Without --model: how many of the slowest models.")] = 6,
     operators: Annotated[int, typer.Option(min=1, help="Operators listed per model, slowest first.")] = 8,
-    memory_limit: Annotated[
-        str | None, typer.Option(help="DuckDB memory_limit (default TRUST_DW_MEMORY_LIMIT, 3GB).")
-    ] = None,
-    threads: Annotated[
-        int | None, typer.Option(help="DuckDB threads (default TRUST_DW_THREADS, all cores).")
-    ] = None,
+    memory_limit: MemoryLimitOption = None,
+    threads: ThreadsOption = None,
     out: Annotated[Path | None, typer.Option(help="Also write the Markdown (and <out>.json) here.")] = None,
 ) -> None:
     """Profile models of the last run: each compiled SELECT again, read-only, under DuckDB's profiler."""

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from trust_dw.config import Settings
+from trust_dw.dbt_runner import dbt_target_dir
 from trust_dw.warehouse import connect
 
 MiB = 1024 * 1024
@@ -60,15 +61,14 @@ class ModelProfile:
         return doc
 
 
-def _target(settings: Settings) -> Path:
-    from trust_dw.dbt_runner import dbt_target_dir
-
-    return dbt_target_dir(settings)
+def _table_name(qualified: str) -> str:
+    """``schema.table`` of a scan's ``database.schema.table``."""
+    return ".".join(qualified.split(".")[-2:])
 
 
 def _artefacts(settings: Settings) -> tuple[dict[str, Any], dict[str, float]]:
     """The manifest's models by name, and each node's execution seconds in the last run."""
-    target = _target(settings)
+    target = dbt_target_dir(settings)
     manifest_path = target / "manifest.json"
     if not manifest_path.is_file():
         raise FileNotFoundError(f"{manifest_path}: no dbt manifest; run the pipeline in this home first")
@@ -95,7 +95,7 @@ def slowest_models(settings: Settings, count: int) -> list[str]:
 
 def compiled_sql(settings: Settings, node: dict[str, Any]) -> str:
     """The model's SELECT as dbt compiled it in the last run (``target/compiled/<package>/<path>``)."""
-    path = _target(settings) / "compiled" / node["package_name"] / node["original_file_path"]
+    path = dbt_target_dir(settings) / "compiled" / node["package_name"] / node["original_file_path"]
     if not path.is_file():
         raise FileNotFoundError(f"{path}: model {node['name']} was not compiled in the last run")
     return path.read_text(encoding="utf-8")
@@ -114,7 +114,7 @@ def _detail(node: dict[str, Any]) -> str:
         if value:
             text = " ".join(value) if isinstance(value, list) else str(value)
             if key == "Table":
-                text = ".".join(text.split(".")[-2:])
+                text = _table_name(text)
             return " ".join(text.split())[:90]
     return ""
 
@@ -132,7 +132,7 @@ def _walk(node: dict[str, Any], operators: list[OperatorTiming], scans: dict[str
     )
     table = (node.get("extra_info") or {}).get("Table")
     if kind == "TABLE_SCAN" and table:
-        name = ".".join(str(table).split(".")[-2:])
+        name = _table_name(str(table))
         scans[name] = scans.get(name, 0) + int(node.get("rows_scanned") or 0)
     for child in node.get("children", []):
         _walk(child, operators, scans)
@@ -163,7 +163,7 @@ def profile_sql(settings: Settings, sql: str) -> dict[str, Any]:
 def profile_model(settings: Settings, name: str, operators: int = 8) -> ModelProfile:
     models, seconds = _artefacts(settings)
     if name not in models:
-        raise KeyError(f"no model named {name!r} in {_target(settings) / 'manifest.json'}")
+        raise KeyError(f"no model named {name!r} in {dbt_target_dir(settings) / 'manifest.json'}")
     node = models[name]
     tree = profile_sql(settings, compiled_sql(settings, node))
     found: list[OperatorTiming] = []
