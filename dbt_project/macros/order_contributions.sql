@@ -100,13 +100,16 @@
 
     int_order_contributions__diff holds the contribution rows of the ds's changed orders that differ
     between before (fct_order_contributions, which takes the new rows only after the aggregates) and
-    after the run (int_order_contributions__changed). The cells of those rows are the only cells whose
-    sums change: each is re-summed from the rows in it (unchanged orders' rows + the changed orders' new
-    rows) and replaced (delete+insert on the cell; a cell left empty is written as zeros). A day's
+    after the run (int_order_contributions__changed): version 'old' (no longer true) and 'new'. The cells
+    of those rows are the only cells whose sums change. fct_order_contributions then deletes exactly the
+    'old' rows ((order_id, event_date) is unique) and appends the 'new' ones, so after the run a cell
+    holds its rows before, minus the old, plus the new: each touched cell is re-summed from
+    fct_order_contributions' rows in it as they stand, the old rows counted negative and the new rows
+    positive, and replaced (delete+insert on the cell; a cell left empty is written as zeros). A day's
     changes mostly add rows dated that day, so the touched cells are mostly (entity, paid_date, ds) and
     the rows read are those of the last days. If a run stops half-way, fct_order_contributions still
-    holds the previous rows and the rerun finds the same differences. A first build (or a full refresh)
-    sums every order.
+    holds the previous rows and the rerun finds the same differences and the same sums. A first build (or
+    a full refresh) sums every order (the diff then holds every row, as 'new').
     key_exprs: list of (column name, expression over the contribution rows), never NULL.
 -#}
 {% macro order_aggregate(key_exprs, measures, where='1 = 1') %}
@@ -114,34 +117,35 @@
 {%- for k in key_exprs -%}{%- do keys.append(k[0]) -%}{%- endfor -%}
 {%- set grain = keys + ['paid_date', 'event_date'] -%}
 {%- set previous = order_contributions_relation() -%}
-{%- set row_columns -%}
-        order_id,
+{%- set key_columns -%}
         {% for k in key_exprs %}{{ k[1] }} as {{ k[0] }},
         {% endfor -%}
         paid_date,
-        event_date,
-        {{ measures | join(',\n        ') }}
+        event_date
 {%- endset -%}
--- depends_on: {{ ref('int_order_contributions__diff') }} {{ ref('fct_orders') }} {{ ref('int_orders__stale') }}
 with
 
-new_rows as (
+diff_rows as (
 
     select
-        {{ row_columns }}
-    from {{ ref('int_order_contributions__changed') }}
+        {{ key_columns }},
+        {% for m in measures -%}
+        case when version = 'old' then -{{ m }} else {{ m }} end as {{ m }}
+        {{- ',' if not loop.last }}
+        {% endfor %}
+    from {{ ref('int_order_contributions__diff') }}
     where {{ where }}
 
 ),
 
 {% if previous is not none -%}
-unchanged_rows as (
+previous_rows as (
 
     select
-        {{ row_columns }}
+        {{ key_columns }},
+        {{ measures | join(',\n        ') }}
     from {{ previous }}
-    where order_id not in ({{ changed_order_ids() }})
-      and {{ where }}
+    where {{ where }}
 
 ),
 {%- endif %}
@@ -149,48 +153,32 @@ unchanged_rows as (
 {% if is_incremental() -%}
 touched_cells as (
 
-    select distinct
-        {% for k in key_exprs %}{{ k[1] }} as {{ k[0] }},
-        {% endfor -%}
-        paid_date,
-        event_date
-    from {{ ref('int_order_contributions__diff') }}
-    where {{ where }}
-
-),
-
-rows_in_cells as (
-
-    {% if previous is not none -%}
-    select unchanged_rows.*
-    from unchanged_rows
-    inner join touched_cells
-        on {% for g in grain %}unchanged_rows.{{ g }} = touched_cells.{{ g }}
-        {%- if not loop.last %}
-        and {% endif %}{% endfor %}
-
-    union all
-
-    {% endif -%}
-    select new_rows.*
-    from new_rows
-    inner join touched_cells
-        on {% for g in grain %}new_rows.{{ g }} = touched_cells.{{ g }}
-        {%- if not loop.last %}
-        and {% endif %}{% endfor %}
-
-),
-{%- else -%}
-rows_in_cells as (
-
-    {% if previous is not none -%}
-    select * from unchanged_rows
-    union all
-    {% endif -%}
-    select * from new_rows
+    select distinct {{ grain | join(', ') }}
+    from diff_rows
 
 ),
 {%- endif %}
+
+rows_in_cells as (
+
+    {% if previous is not none -%}
+    {% if is_incremental() -%}
+    select previous_rows.*
+    from previous_rows
+    semi join touched_cells
+        on {% for g in grain %}previous_rows.{{ g }} = touched_cells.{{ g }}
+        {%- if not loop.last %}
+        and {% endif %}{% endfor %}
+    {%- else -%}
+    select * from previous_rows
+    {%- endif %}
+
+    union all
+
+    {% endif -%}
+    select * from diff_rows
+
+),
 
 aggregated as (
 
@@ -200,30 +188,9 @@ aggregated as (
     from rows_in_cells
     group by {{ grain | join(', ') }}
 
-),
-
-final as (
-
-    {% if is_incremental() -%}
-    select
-        {% for g in grain %}touched_cells.{{ g }},
-        {% endfor -%}
-        {% for m in order_measures() if m.name in measures -%}
-        cast(coalesce(aggregated.{{ m.name }}, 0) as {{ measure_type(m.kind) }}) as {{ m.name }}
-        {{- ',' if not loop.last }}
-        {% endfor %}
-    from touched_cells
-    left join aggregated
-        on {% for g in grain %}touched_cells.{{ g }} = aggregated.{{ g }}
-        {%- if not loop.last %}
-        and {% endif %}{% endfor %}
-    {%- else -%}
-    select * from aggregated
-    {%- endif %}
-
 )
 
-select * from final
+select * from aggregated
 {% endmacro %}
 
 {#- `alias.a, alias.b, …` for a list of column names. -#}
