@@ -61,7 +61,8 @@ def test_tiny_day_is_measured_verified_and_written(bench_run):
 
 
 def test_a_wrong_run_does_not_verify(bench_run, tmp_path):
-    """Rows missing from a candidate table after publishing: coverage and row-count checks fail."""
+    """Rows missing from a candidate table after publishing, a raw row lost, an aggregate cell summed
+    wrong: the coverage, row-count and aggregate-total checks fail, and only they."""
     _, home, _ = bench_run
     copy = tmp_path / "home"
     shutil.copytree(home, copy, ignore=shutil.ignore_patterns("airflow", "gx"))
@@ -72,11 +73,16 @@ def test_a_wrong_run_does_not_verify(bench_run, tmp_path):
             "where shop_id = (select min(shop_id) from marts.shop_scores_daily)"
         )
         con.execute("delete from raw.products where _source_line = 2")
+        con.execute(
+            "update core.agg_creator_daily set reviews = reviews + 1 "
+            "where rowid = (select min(rowid) from core.agg_creator_daily)"
+        )
     failed = {c.name for c in verify_day(settings, DS) if not c.ok}
     assert "shop_scores_daily: one row per shop with a cohort order in W30" in failed
     assert "publish shop_scores_daily: complete, sha256, rows = candidates > 0" in failed
     assert any(name.startswith("ingest products:") for name in failed)
-    assert len(failed) == 3
+    assert "core.agg_creator_daily: Σ of each measure = Σ over fct_order_contributions" in failed
+    assert len(failed) == 4
 
 
 def test_a_day_over_the_memory_limit_is_killed_and_reported(tmp_path):

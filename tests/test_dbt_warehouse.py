@@ -18,6 +18,7 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from trust_dw.bench.verify import ORDER_AGGREGATES
 from trust_dw.config import Settings
 from trust_dw.dbt_runner import build
 from trust_dw.generate import generate
@@ -194,37 +195,16 @@ SNAPSHOT_TABLES = (
 )
 
 
-# The seven daily aggregates as one group-by over every contribution row: (key expressions, row filter,
-# measures).
-ALL_MEASURES = (
-    "cohort_orders, gmv, quantity, delivered_orders, delivery_seconds_sum, quality_refund_orders, reviews, "
-    "negative_reviews, collect_due_orders, collected_48h_orders, refunds_completed, refunds_within_sla, "
-    "dispute_orders, gmv_live_self, gmv_distribution, gmv_shelf, gmv_fan, distribution_orders"
-)
-AGGREGATES = {
-    "core.agg_shop_daily": (("shop_id",), "true", ALL_MEASURES),
-    "core.agg_creator_daily": (("creator_id",), "creator_id is not null", ALL_MEASURES),
-    "core.agg_product_daily": (("product_id",), "true", ALL_MEASURES),
-    "core.agg_shop_buyer_daily": (("shop_id", "buyer_id"), "true", "cohort_orders"),
-    "core.agg_creator_buyer_daily": (("creator_id", "buyer_id"), "creator_id is not null", "cohort_orders"),
-    "core.agg_product_buyer_daily": (("product_id", "buyer_id"), "true", "cohort_orders"),
-    "core.agg_distribution_daily": (
-        ("coalesce(creator_id, '-1') as creator_id", "shop_id", "product_id"),
-        "is_distribution",
-        "distribution_orders, gmv_distribution",
-    ),
-}
-
-
 def _aggregate_differences(con) -> dict[str, tuple[int, int, int]]:
-    """Per aggregate: (cells only in the table, cells only in the full re-sum, non-zero cells), over
-    the cells with a non-zero measure (an emptied cell stays as zeros)."""
+    """Per aggregate (trust_dw.bench.verify.ORDER_AGGREGATES, one group-by over every contribution row):
+    (cells only in the table, cells only in the full re-sum, non-zero cells), over the cells with a
+    non-zero measure (an emptied cell stays as zeros)."""
     out = {}
-    for table, (keys, where, measures) in AGGREGATES.items():
+    for table, (keys, where, measures) in ORDER_AGGREGATES.items():
         names = [k.split(" as ")[-1] for k in keys] + ["paid_date", "event_date"]
-        sums = ", ".join(f"sum({m.strip()}) as {m.strip()}" for m in measures.split(","))
-        nonzero = " or ".join(f"{m.strip()} != 0" for m in measures.split(","))
-        columns = ", ".join(names) + ", " + measures
+        sums = ", ".join(f"sum({m}) as {m}" for m in measures)
+        nonzero = " or ".join(f"{m} != 0" for m in measures)
+        columns = ", ".join(names + list(measures))
         model = f"select {columns} from {table} where {nonzero}"
         reference = (
             f"select {columns} from (select {', '.join(keys)}, paid_date, event_date, {sums}"

@@ -7,6 +7,34 @@ from pathlib import Path
 
 from trust_dw.config import Settings
 
+# The seven daily aggregates of models/core/ as group-bys over every order contribution row:
+# (key expressions, row filter, measures). A second statement of their definitions, kept independent of
+# the dbt macro so that it can check it: tests/test_dbt_warehouse.py compares every cell, the bench
+# compares each measure's total.
+ALL_MEASURES = (
+    "cohort_orders", "gmv", "quantity", "delivered_orders", "delivery_seconds_sum", "quality_refund_orders",
+    "reviews", "negative_reviews", "collect_due_orders", "collected_48h_orders", "refunds_completed",
+    "refunds_within_sla", "dispute_orders", "gmv_live_self", "gmv_distribution", "gmv_shelf", "gmv_fan",
+    "distribution_orders",
+)  # fmt: skip
+ORDER_AGGREGATES: dict[str, tuple[tuple[str, ...], str, tuple[str, ...]]] = {
+    "core.agg_shop_daily": (("shop_id",), "true", ALL_MEASURES),
+    "core.agg_creator_daily": (("creator_id",), "creator_id is not null", ALL_MEASURES),
+    "core.agg_product_daily": (("product_id",), "true", ALL_MEASURES),
+    "core.agg_shop_buyer_daily": (("shop_id", "buyer_id"), "true", ("cohort_orders",)),
+    "core.agg_creator_buyer_daily": (
+        ("creator_id", "buyer_id"),
+        "creator_id is not null",
+        ("cohort_orders",),
+    ),
+    "core.agg_product_buyer_daily": (("product_id", "buyer_id"), "true", ("cohort_orders",)),
+    "core.agg_distribution_daily": (
+        ("coalesce(creator_id, '-1') as creator_id", "shop_id", "product_id"),
+        "is_distribution",
+        ("distribution_orders", "gmv_distribution"),
+    ),
+}
+
 
 @dataclass
 class Check:
@@ -87,12 +115,42 @@ def verify_day(settings: Settings, ds: str) -> list[Check]:
                 f"{shops} shops, {scored} rows",
             )
         )
+        checks.extend(verify_aggregate_totals(con))
         pools = con.execute("select pool_id, daily_impressions from seeds.flow_pools").fetchall()
         parts = con.execute(
             "select pool_id, part_order, recipient_type, share, cap from seeds.flow_pool_parts "
             "order by pool_id, part_order"
         ).fetchall()
     checks.extend(verify_allocation(settings, ds, dict(pools), parts))
+    return checks
+
+
+def verify_aggregate_totals(con) -> list[Check]:
+    """Each daily aggregate's total of each measure = the total over fct_order_contributions' rows.
+
+    The aggregates are incremental (only the cells a day touched are re-summed); a cell summed wrong or
+    lost changes a total. One scan of fct_order_contributions gives every reference total.
+    """
+    expected_sql = ", ".join(
+        f"sum({m}) filter (where {where})"
+        for _, where, measures in ORDER_AGGREGATES.values()
+        for m in measures
+    )
+    expected = iter(con.execute(f"select {expected_sql} from core.fct_order_contributions").fetchone())
+    checks = []
+    for table, (_, _, measures) in ORDER_AGGREGATES.items():
+        got = con.execute(f"select {', '.join(f'sum({m})' for m in measures)} from {table}").fetchone()
+        want = [next(expected) for _ in measures]
+        wrong = [
+            f"{m} {g} ≠ {w}" for m, g, w in zip(measures, got, want, strict=True) if (g or 0) != (w or 0)
+        ]
+        checks.append(
+            Check(
+                f"{table}: Σ of each measure = Σ over fct_order_contributions",
+                not wrong and bool(want[0]),
+                "; ".join(wrong) or f"{len(measures)} measures, Σ {measures[0]} {want[0]}",
+            )
+        )
     return checks
 
 
