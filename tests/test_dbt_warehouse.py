@@ -249,7 +249,7 @@ class Run:
     full_parse_reasons: list[tuple[str, str | None]] = field(default_factory=list)  # (ds, why) per build
 
 
-def _observe_windows(run: Run, con, ds: str, label: str) -> None:
+def _observe_windows_and_aggregates(run: Run, con, ds: str, label: str) -> None:
     run.shop_window[label] = (
         _rows(con, f"select {SHOP_WINDOW_COLUMNS} from ({shop_window_reference(ds)})"),
         _rows(con, f"select {SHOP_WINDOW_COLUMNS} from intermediate.int_shop_window__w30"),
@@ -288,7 +288,7 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
             )
     last, backfill = DAYS[-1], DAYS[-2]
     with connect(settings, read_only=True) as con:
-        _observe_windows(result, con, last, "first")
+        _observe_windows_and_aggregates(result, con, last, "first")
         result.tables_first = _table_rows(con, WAREHOUSE_TABLES)
         result.snapshots_before_backfill = _table_rows(con, SNAPSHOT_TABLES)
         result.fct_before_backfill = result.tables_first["core.fct_orders"]
@@ -300,14 +300,14 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> Run:
         node: status for node, status in backfill_run.node_statuses.items() if node.startswith("unit_test.")
     }
     with connect(settings, read_only=True) as con:
-        _observe_windows(result, con, backfill, "backfill")
+        _observe_windows_and_aggregates(result, con, backfill, "backfill")
         result.snapshots_after_backfill = _table_rows(con, SNAPSHOT_TABLES)
         result.fct_after_backfill = _rows(con, "select * from core.fct_orders")
 
     rerun = build(settings, last, selector="warehouse")  # rerun of the newest ds
     result.full_parse_reasons.append((last, rerun.full_parse_reason))
     with connect(settings, read_only=True) as con:
-        _observe_windows(result, con, last, "rerun")
+        _observe_windows_and_aggregates(result, con, last, "rerun")
         result.tables_after_reruns = _table_rows(con, WAREHOUSE_TABLES)
 
     _redeliver_without_some_orders(result, backfill)
@@ -379,7 +379,7 @@ def _redeliver_without_some_orders(run: Run, ds: str) -> None:
                 f"select (select count(*) from ({fct} except {latest})),"
                 f" (select count(*) from ({latest} except {fct})), (select count(*) from {table})"
             ).fetchone()
-        _observe_windows(run, con, ds, "redelivery")
+        _observe_windows_and_aggregates(run, con, ds, "redelivery")
 
 
 def _rewrite_drop(settings: Settings, feed: str, ds: str, keep) -> None:
